@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The offline tiny pipeline. Each step is an `s1` command reading and writing tables;
+# later steps (collect, grade, select, sft, generate, bench) join as they land.
+set -euo pipefail
+OUT=${1:-demo-out}
+mkdir -p "$OUT"
+
+echo "== 1. a tiny Qwen2 model and tokenizer, built offline"
+s1 tiny "$OUT/tiny-model"
+
+echo "== 2. a bundled eval set, round-tripped through every table format and a pipe"
+s1 data export math500 "$OUT/math500.jsonl"
+s1 convert "$OUT/math500.jsonl" "$OUT/math500.parquet"
+s1 convert "$OUT/math500.parquet" - | s1 convert - "$OUT/math500.csv"
+s1 convert "$OUT/math500.csv" "$OUT/math500.jsonl.gz"
+s1 convert "$OUT/math500.jsonl.gz" "$OUT/math500.roundtrip.jsonl"
+cmp "$OUT/math500.jsonl" "$OUT/math500.roundtrip.jsonl"
+echo "round trip jsonl -> parquet -> stdout | stdin -> csv -> jsonl.gz -> jsonl: identical"
+
+echo "== done: outputs in $OUT/"

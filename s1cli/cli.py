@@ -1,0 +1,119 @@
+"""The ``s1`` command: registers one command module per step and turns errors into exit codes.
+
+User errors (S1Error) print one red line and exit 2; an interrupt exits 130 (SIGINT) or 143
+(SIGTERM) after cleanup; anything unexpected exits 1, with the traceback only under --verbose.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import signal
+from typing import Any
+
+import typer
+
+from . import __version__
+from .errors import S1Error
+from .ui import Settings, error_line
+
+# One module per subcommand, each exposing register(app); a command is listed once it works.
+COMMAND_MODULES = ("tiny", "convert", "data", "schema")
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised as an exception so ``finally`` blocks (temp-file cleanup) run."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
+class S1Group(typer.core.TyperGroup):
+    def invoke(self, ctx: typer.Context) -> Any:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+        try:
+            return super().invoke(ctx)
+        except S1Error as exc:
+            error_line(_settings(ctx).console, str(exc))
+            raise typer.Exit(exc.exit_code) from None
+        except (KeyboardInterrupt, Terminated) as exc:
+            message = "interrupted; finished rows are kept, rerun the same command to resume"
+            error_line(_settings(ctx).console, message)
+            raise typer.Exit(143 if isinstance(exc, Terminated) else 130) from None
+        except BrokenPipeError:
+            # The reader of our stdout went away (e.g. `| head`): not an error of ours.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 1)
+            raise typer.Exit(0) from None
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise  # usage errors and exits: typer prints and exits as usual
+        except Exception as exc:
+            settings = _settings(ctx)
+            if settings.verbose:
+                raise
+            message = f"unexpected {type(exc).__name__}: {exc} (rerun with --verbose for the traceback)"
+            error_line(settings.console, message)
+            raise typer.Exit(1) from None
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    return ctx.obj if isinstance(ctx.obj, Settings) else Settings()
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"s1 {__version__}")
+        raise typer.Exit()
+
+
+def build_app() -> typer.Typer:
+    app = typer.Typer(
+        cls=S1Group,
+        name="s1",
+        help="s1: build reasoning datasets, fine-tune on them, and control how long models think "
+        "(s1: Simple test-time scaling, arXiv 2501.19393).\n\n"
+        "Every command reads and writes tables (.jsonl, .jsonl.gz, .parquet, .csv, .json; - is JSONL "
+        "on stdin/stdout), so steps pipe and resume.",
+        epilog="Examples:\n\n"
+        "  s1 tiny models/tiny\n\n"
+        "  s1 data export math500 math500.parquet\n\n"
+        "  s1 convert math500.parquet - | s1 convert - math500.csv",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        rich_markup_mode="markdown",
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+
+    @app.callback()
+    def main_options(
+        ctx: typer.Context,
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors and requested output."),
+        verbose: bool = typer.Option(False, "--verbose", "-v",
+                                     help="More detail, and tracebacks for unexpected errors."),
+        version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                     help="Print the version and exit."),
+    ) -> None:
+        ctx.obj = Settings(quiet=quiet, verbose=verbose)
+        if not verbose:
+            # Libraries' own progress bars and advisories would interleave with ours.
+            os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+            os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+            os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(f"s1cli.commands.{module_name}").register(app)
+    return app
+
+
+app = build_app()
+
+
+def main() -> None:
+    app(prog_name="s1")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,517 @@
+"""Read and write tables: JSONL (plain or gzipped), JSON, Parquet and CSV, chosen by extension.
+
+``-`` means JSONL on stdin/stdout, so commands pipe. Reads stream: rows are yielded as they
+are parsed, each checked against the contract (see ``schema``), and every error names the
+file, the line (JSONL, CSV) or row (Parquet, JSON arrays) and the column.
+
+Two ways to write:
+- ``write_table``: the whole table at once, atomically (temp file + rename), for commands
+  that transform a table as a whole.
+- ``ResumableWriter``: row by row, for commands that do expensive work per row. A JSONL
+  output is appended to and flushed row by row, so a killed run keeps every finished row;
+  other formats collect rows in a JSONL journal beside the output (``OUT.partial.jsonl``)
+  and are written atomically when the run completes. A rerun skips rows whose key
+  (``id``, ``sample``, ``budget``) is already written.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import IO, Any
+
+from .errors import InputError, located
+from .schema import Renames, Row, Validator, column_kind, from_text, row_key
+
+STDIO = "-"
+JSONL, JSONL_GZ, JSON_ARRAY, PARQUET, CSV = "jsonl", "jsonl.gz", "json", "parquet", "csv"
+EXTENSIONS = {
+    ".jsonl": JSONL, ".ndjson": JSONL, ".jsonl.gz": JSONL_GZ, ".ndjson.gz": JSONL_GZ,
+    ".json": JSON_ARRAY, ".parquet": PARQUET, ".pq": PARQUET, ".csv": CSV,
+}
+# Parquet cannot hold heterogeneous objects in one column (each row's metadata has its own
+# keys), so such columns are stored as JSON text and listed under this schema key.
+JSON_COLUMNS_KEY = b"s1cli.json_columns"
+# Rows in Parquet/JSON-array outputs grow in this journal until the output is complete.
+JOURNAL_SUFFIX = ".partial.jsonl"
+
+
+def table_format(path: str | os.PathLike) -> str:
+    """The format of a table path, from its extension; ``-`` is JSONL on stdin/stdout."""
+    name = str(path)
+    if name == STDIO:
+        return JSONL
+    lowered = name.lower()
+    for ext in sorted(EXTENSIONS, key=len, reverse=True):
+        if lowered.endswith(ext):
+            return EXTENSIONS[ext]
+    suffix = "".join(Path(name).suffixes[-2:]) or "(none)"
+    raise InputError(f"{name}: unknown table format {suffix!r}; use .jsonl, .jsonl.gz, .parquet, .csv, "
+                     ".json, or - for stdin/stdout")
+
+
+def display_name(path: str | os.PathLike, *, writing: bool = False) -> str:
+    if str(path) == STDIO:
+        return "<stdout>" if writing else "<stdin>"
+    return str(path)
+
+
+# ---------------------------------------------------------------------------- reading
+
+
+def iter_rows(
+    source: str | os.PathLike,
+    *,
+    require: Iterable[str] = (),
+    renames: Renames | None = None,
+    unique: bool = True,
+    allow_empty: bool = False,
+    stdin: IO[bytes] | None = None,
+) -> Iterator[Row]:
+    """Yield the rows of a table, renamed (``--map``) and validated as they stream past.
+
+    Raises InputError naming file, line/row and column for anything malformed: a missing
+    or unreadable file, bad JSON, a non-UTF-8 byte, a missing required column, a wrong
+    type in a contract column, a duplicate key, or an empty table (unless ``allow_empty``).
+    """
+    renames = renames or Renames()
+    validator = Validator(require=tuple(require), renames=renames, unique=unique)
+    count = 0
+    for where, row in _located_rows(source, stdin):
+        yield validator.check(renames.apply(row), where)
+        count += 1
+    if count == 0 and not allow_empty:
+        raise InputError(f"{display_name(source)}: no rows (the table is empty)")
+
+
+def read_rows(source: str | os.PathLike, **options: Any) -> list[Row]:
+    """All rows of a table as a list; see ``iter_rows`` for the options and errors."""
+    return list(iter_rows(source, **options))
+
+
+def count_rows(source: str | os.PathLike) -> int | None:
+    """A cheap row count for progress bars (None when unknown, e.g. stdin)."""
+    name = str(source)
+    if name == STDIO or not os.path.isfile(name):
+        return None
+    fmt = table_format(name)
+    if fmt == PARQUET:
+        import pyarrow.parquet as pq
+
+        with suppress(Exception):
+            return pq.ParquetFile(name).metadata.num_rows
+        return None
+    if fmt == JSONL:
+        with open(name, "rb") as fh:
+            return sum(1 for line in fh if line.strip())
+    return None
+
+
+def _located_rows(source: str | os.PathLike, stdin: IO[bytes] | None) -> Iterator[tuple[str, Row]]:
+    name = str(source)
+    if name == STDIO:
+        yield from _jsonl_rows(stdin or sys.stdin.buffer, "<stdin>")
+        return
+    fmt = table_format(name)
+    path = Path(name)
+    if not path.exists():
+        raise InputError(f"{name}: no such file")
+    if path.is_dir():
+        raise InputError(f"{name}: is a directory, not a table file")
+    if path.stat().st_size == 0:
+        raise InputError(f"{name}: no rows (the file is empty)")
+    if fmt == PARQUET:
+        yield from _parquet_rows(path, name)
+    elif fmt == CSV:
+        with open(path, "rb") as fh:
+            yield from _csv_rows(fh, name)
+    elif fmt == JSON_ARRAY:
+        yield from _json_rows(path, name)
+    else:
+        opener = gzip.open if fmt == JSONL_GZ else open
+        try:
+            with opener(path, "rb") as fh:
+                yield from _jsonl_rows(fh, name)
+        except (gzip.BadGzipFile, EOFError) as exc:
+            raise InputError(f"{name}: not a valid gzip file ({exc})") from None
+
+
+def _decoded_lines(fh: Iterable[bytes], name: str) -> Iterator[tuple[int, str]]:
+    for lineno, raw in enumerate(fh, 1):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(located(f"{name}:{lineno}",
+                                     f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at col {exc.start + 1})")) from None
+        if lineno == 1:
+            text = text.removeprefix("\ufeff")
+        yield lineno, text
+
+
+def _jsonl_rows(fh: Iterable[bytes], name: str) -> Iterator[tuple[str, Row]]:
+    for lineno, text in _decoded_lines(fh, name):
+        if not text.strip():
+            continue
+        where = f"{name}:{lineno}"
+        try:
+            row = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(located(where, f"not valid JSON ({exc.msg} at col {exc.colno})")) from None
+        yield where, _expect_object(row, where)
+
+
+def _expect_object(row: Any, where: str) -> Row:
+    if not isinstance(row, dict):
+        kind = "array" if isinstance(row, list) else type(row).__name__
+        raise InputError(located(where, f"expected a JSON object per row, got {kind}"))
+    return row
+
+
+def _json_rows(path: Path, name: str) -> Iterator[tuple[str, Row]]:
+    with open(path, "rb") as fh:
+        head = fh.read(4096).lstrip().removeprefix(b"\xef\xbb\xbf").lstrip()
+    if not head.startswith(b"["):
+        with open(path, "rb") as fh:
+            yield from _jsonl_rows(fh, name)
+        return
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise InputError(f"{name}:{line}: not valid UTF-8 (byte 0x{raw[exc.start]:02x})") from None
+    try:
+        items = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{name}:{exc.lineno}: not valid JSON ({exc.msg} at col {exc.colno})") from None
+    for index, item in enumerate(items, 1):
+        where = f"{name}:row {index}"
+        yield where, _expect_object(item, where)
+
+
+def _parquet_rows(path: Path, name: str) -> Iterator[tuple[str, Row]]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(f"{name}: not a valid Parquet file ({exc})") from None
+    json_columns = _json_columns(parquet.schema_arrow)
+    index = 0
+    for batch in parquet.iter_batches(batch_size=2048):
+        for row in batch.to_pylist():
+            index += 1
+            where = f"{name}:row {index}"
+            for column in json_columns:
+                text = row.get(column)
+                if isinstance(text, str):
+                    try:
+                        row[column] = json.loads(text)
+                    except json.JSONDecodeError as exc:
+                        raise InputError(located(where, f"column {column!r} is not valid JSON ({exc.msg})")) from None
+            yield where, row
+
+
+def _json_columns(schema: Any) -> list[str]:
+    meta = schema.metadata or {}
+    return json.loads(meta[JSON_COLUMNS_KEY]) if JSON_COLUMNS_KEY in meta else []
+
+
+def _csv_rows(fh: IO[bytes], name: str) -> Iterator[tuple[str, Row]]:
+    lines = (text for _, text in _decoded_lines(fh, name))
+    reader = csv.reader(lines)
+    try:
+        header = next(reader)
+    except StopIteration:
+        return
+    except csv.Error as exc:
+        raise InputError(f"{name}:1: not valid CSV ({exc})") from None
+    kinds = [column_kind(column) for column in header]
+    duplicates = sorted({c for c in header if header.count(c) > 1})
+    if duplicates:
+        raise InputError(f"{name}:1: column {duplicates[0]!r} appears twice in the header")
+    while True:
+        start = reader.line_num + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise InputError(f"{name}:{start}: not valid CSV ({exc})") from None
+        if not cells:
+            continue
+        where = f"{name}:{start}"
+        if len(cells) != len(header):
+            raise InputError(located(where, f"expected {len(header)} fields as in the header, got {len(cells)}"))
+        row = {}
+        for column, kind, cell in zip(header, kinds, cells, strict=True):
+            try:
+                row[column] = from_text(cell, kind) if kind else _csv_loose(cell)
+            except ValueError as exc:
+                raise InputError(located(where, f"column {column!r} {exc}")) from None
+        yield where, row
+
+
+def _csv_loose(cell: str) -> Any:
+    """A cell of a column outside the contract: JSON objects/arrays come back as such."""
+    if cell == "":
+        return None
+    if cell[0] in "[{":
+        with suppress(ValueError):
+            return json.loads(cell)
+    return cell
+
+
+# ---------------------------------------------------------------------------- writing
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    if hasattr(value, "tolist"):  # numpy arrays
+        return value.tolist()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, (bytes, bytearray)):
+        return value.decode("utf-8", errors="replace")
+    raise TypeError(f"cannot write a value of type {type(value).__name__} to a table")
+
+
+def dumps(row: Row) -> str:
+    """One row as a JSONL line (no newline)."""
+    return json.dumps(row, ensure_ascii=False, default=_json_default)
+
+
+def _columns(rows: list[Row]) -> list[str]:
+    seen: dict[str, None] = {}
+    for row in rows:
+        for column in row:
+            seen.setdefault(column)
+    return list(seen)
+
+
+def write_table(dest: str | os.PathLike, rows: Iterable[Row], *, stdout: IO[str] | None = None) -> int:
+    """Write a whole table atomically: the output appears complete or not at all.
+
+    Returns the number of rows written. ``-`` streams JSONL to stdout.
+    """
+    name = str(dest)
+    fmt = table_format(name)
+    if name == STDIO:
+        out = stdout or sys.stdout
+        count = 0
+        for row in rows:
+            out.write(dumps(row) + "\n")
+            count += 1
+        out.flush()
+        return count
+    with _atomic_path(Path(name)) as tmp:
+        if fmt in (JSONL, JSONL_GZ):
+            opener = gzip.open if fmt == JSONL_GZ else open
+            count = 0
+            with opener(tmp, "wt", encoding="utf-8", newline="\n") as fh:
+                for row in rows:
+                    fh.write(dumps(row) + "\n")
+                    count += 1
+            return count
+        materialised = list(rows)
+        if fmt == PARQUET:
+            _write_parquet(tmp, materialised)
+        elif fmt == CSV:
+            _write_csv(tmp, materialised)
+        else:
+            with open(tmp, "w", encoding="utf-8") as fh:
+                fh.write("[\n" + ",\n".join(dumps(row) for row in materialised) + ("\n]\n" if materialised else "]\n"))
+        return len(materialised)
+
+
+@contextmanager
+def _atomic_path(dest: Path) -> Iterator[Path]:
+    """A temp path beside ``dest``, renamed onto it on success and removed on any failure."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, dest)
+    finally:
+        with suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def _write_parquet(path: Path, rows: list[Row]) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    arrays, names, json_columns = [], [], []
+    for column in _columns(rows):
+        values = [row.get(column) for row in rows]
+        as_json = any(isinstance(v, (dict, list)) for v in values)
+        array = None
+        if not as_json:
+            try:
+                array = pa.array(values)
+            except (pa.ArrowException, TypeError, ValueError, OverflowError):
+                as_json = True  # mixed types: keep every value exactly by storing JSON text
+        if as_json:
+            array = pa.array([None if v is None else dumps(v) for v in values], type=pa.string())
+            json_columns.append(column)
+        arrays.append(array)
+        names.append(column)
+    table = pa.Table.from_arrays(arrays, names=names) if names else pa.table({})
+    if json_columns:
+        table = table.replace_schema_metadata({JSON_COLUMNS_KEY: json.dumps(json_columns).encode()})
+    pq.write_table(table, path)
+
+
+def _csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return dumps(value)
+    return str(value)
+
+
+def _write_csv(path: Path, rows: list[Row]) -> None:
+    columns = _columns(rows)
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow([_csv_cell(row.get(column)) for column in columns])
+
+
+# ---------------------------------------------------------------------------- resumable writing
+
+
+def _repair_tail(path: Path) -> None:
+    """Drop a partial last line left by a killed writer; keep a whole row missing its newline."""
+    size = path.stat().st_size
+    if size == 0:
+        return
+    with open(path, "rb+") as fh:
+        fh.seek(max(0, size - 1))
+        if fh.read(1) == b"\n":
+            return
+        # Walk back to the last newline; rows are rarely longer than a few MB.
+        block, pos = 1 << 16, size
+        tail = b""
+        while pos > 0:
+            step = min(block, pos)
+            pos -= step
+            fh.seek(pos)
+            tail = fh.read(step) + tail
+            cut = tail.rfind(b"\n")
+            if cut >= 0:
+                start = pos + cut + 1
+                tail = tail[cut + 1:]
+                break
+        else:
+            start = 0
+        try:
+            complete = isinstance(json.loads(tail.decode("utf-8")), dict)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            complete = False
+        if complete:
+            fh.seek(0, io.SEEK_END)
+            fh.write(b"\n")
+        else:
+            fh.truncate(start)
+
+
+def _keys_in(path: Path) -> set[tuple]:
+    if not path.exists() or path.stat().st_size == 0:
+        return set()
+    return {row_key(row) for row in iter_rows(path, unique=False, allow_empty=True)}
+
+
+class ResumableWriter:
+    """Writes rows one at a time so an interrupted run resumes without losing or repeating rows.
+
+    Use as a context manager. ``done`` holds the keys already in the output (from an
+    earlier run, when ``resume`` is true) plus those written since; ``write`` never writes
+    a key twice. On an exception the rows written so far stay (JSONL) or stay in the journal
+    (other formats) for the next run; on success a journalled output is written atomically.
+    """
+
+    def __init__(self, dest: str | os.PathLike, *, resume: bool = True, stdout: IO[str] | None = None) -> None:
+        self.name = str(dest)
+        self.format = table_format(self.name)
+        self.done: set[tuple] = set()
+        self.written = 0
+        self.resumed = 0
+        self._stdout = stdout
+        self._fh: IO[str] | None = None
+        self._journal: Path | None = None
+        if self.name == STDIO:
+            return
+        path = Path(self.name)
+        if self.format == JSONL:
+            target = path
+        else:
+            self._journal = target = Path(self.name + JOURNAL_SUFFIX)
+        if resume:
+            if target.exists():
+                _repair_tail(target)
+            self.done = _keys_in(path) | (_keys_in(target) if target != path else set())
+            self.resumed = len(self.done)
+        elif target.exists():
+            target.unlink()
+        self._resume = resume
+
+    def __enter__(self) -> ResumableWriter:
+        if self.name == STDIO:
+            self._fh = self._stdout or sys.stdout
+        else:
+            target = self._journal or Path(self.name)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self._fh = open(target, "a" if self._resume else "w", encoding="utf-8", newline="\n")
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        self._close_handle()
+        if exc_type is None:
+            self._finish()
+
+    def has(self, key: tuple) -> bool:
+        return key in self.done
+
+    def write(self, row: Row) -> bool:
+        """Append one row; returns False (and writes nothing) when its key is already written."""
+        key = row_key(row)
+        if key in self.done and row.get("id") is not None:
+            return False
+        assert self._fh is not None, "use ResumableWriter as a context manager"
+        self._fh.write(dumps(row) + "\n")
+        self._fh.flush()
+        self.done.add(key)
+        self.written += 1
+        return True
+
+    def _close_handle(self) -> None:
+        if self._fh is not None and self.name != STDIO:
+            self._fh.close()
+        self._fh = None
+
+    def _finish(self) -> None:
+        if self._journal is None:
+            return
+        path = Path(self.name)
+        previous = iter_rows(path, unique=False, allow_empty=True) if path.exists() and self._resume else iter(())
+        journal_rows = iter_rows(self._journal, unique=False, allow_empty=True) if self._journal.exists() else iter(())
+        rows = [*previous, *journal_rows]
+        write_table(path, rows)
+        with suppress(FileNotFoundError):
+            self._journal.unlink()
