@@ -46,6 +46,12 @@ class S1Group(typer.core.TyperGroup):
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, 1)
             raise typer.Exit(0) from None
+        except OSError as exc:
+            # The file system refused (permissions, a missing folder, a full disk): the user
+            # can fix it, so it is one line like any input error.
+            where = f"{exc.filename}: " if exc.filename else ""
+            error_line(_settings(ctx).console, f"{where}{exc.strerror or exc}")
+            raise typer.Exit(2) from None
         except (typer.Exit, typer.Abort, typer.TyperException):
             raise  # usage errors and exits: typer prints and exits as usual
         except Exception as exc:

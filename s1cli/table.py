@@ -334,10 +334,19 @@ def write_table(dest: str | os.PathLike, rows: Iterable[Row], *, stdout: IO[str]
         return len(materialised)
 
 
+def _ensure_parent(path: Path) -> None:
+    for folder in [path.parent, *path.parent.parents]:
+        if folder.exists():
+            if not folder.is_dir():
+                raise InputError(f"{path}: cannot write: {folder} is not a directory")
+            break
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+
 @contextmanager
 def _atomic_path(dest: Path) -> Iterator[Path]:
     """A temp path beside ``dest``, renamed onto it on success and removed on any failure."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    _ensure_parent(dest)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
     os.close(fd)
     tmp = Path(tmp_name)
@@ -453,7 +462,7 @@ class ResumableWriter:
         self.written = 0
         self.resumed = 0
         self._stdout = stdout
-        self._fh: IO[str] | None = None
+        self._fh: IO[Any] | None = None
         self._journal: Path | None = None
         if self.name == STDIO:
             return
@@ -476,8 +485,10 @@ class ResumableWriter:
             self._fh = self._stdout or sys.stdout
         else:
             target = self._journal or Path(self.name)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = open(target, "a" if self._resume else "w", encoding="utf-8", newline="\n")
+            _ensure_parent(target)
+            # Unbuffered bytes: each row reaches the file in one write call, so a kill
+            # leaves at most one partial line (dropped on resume), never an interleaving.
+            self._fh = open(target, "ab" if self._resume else "wb", buffering=0)
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
@@ -494,8 +505,12 @@ class ResumableWriter:
         if key in self.done and row.get("id") is not None:
             return False
         assert self._fh is not None, "use ResumableWriter as a context manager"
-        self._fh.write(dumps(row) + "\n")
-        self._fh.flush()
+        line = dumps(row) + "\n"
+        if self.name == STDIO:
+            self._fh.write(line)
+            self._fh.flush()
+        else:
+            self._fh.write(line.encode("utf-8"))
         self.done.add(key)
         self.written += 1
         return True

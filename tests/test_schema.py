@@ -1,0 +1,55 @@
+"""The table contract: column kinds, coercion, keys."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from s1cli.errors import InputError
+from s1cli.schema import BOOL, INT, JSON, STR, Validator, coerce, column_kind, describe_key, from_text, row_key
+
+
+def test_column_kinds_cover_contract_and_judge_families():
+    assert column_kind("id") == STR
+    assert column_kind("sample") == INT
+    assert column_kind("metadata") == JSON
+    assert column_kind("claude_correct") == BOOL
+    assert column_kind("claude_judge") == STR
+    assert column_kind("thinking_tokens") == INT
+    assert column_kind("_correct") is None
+    assert column_kind("anything_else") is None
+
+
+def test_coercion_accepts_lossless_forms_only():
+    assert coerce(3.0, INT) == 3 and isinstance(coerce(3.0, INT), int)
+    assert coerce(math.nan, INT) is None
+    assert coerce(2, "number") == 2.0
+    for value, kind in [(3.5, INT), (True, INT), ("3", INT), (1, BOOL), (1, STR), ([], JSON)]:
+        with pytest.raises(ValueError, match="must be"):
+            coerce(value, kind)
+
+
+def test_csv_cells_parse_by_kind():
+    assert from_text("", STR) is None
+    assert from_text("12", INT) == 12
+    assert from_text("true", BOOL) is True and from_text("0", BOOL) is False
+    assert from_text('{"a": [1]}', JSON) == {"a": [1]}
+    assert from_text("007", None) == "007"
+    with pytest.raises(ValueError, match="must be a boolean"):
+        from_text("maybe", BOOL)
+
+
+def test_row_key_and_its_description():
+    assert row_key({"id": "x", "sample": 2, "other": 1}) == ("x", 2, None)
+    assert describe_key(("x", 2, None)) == "id 'x', sample 2"
+
+
+def test_validator_can_allow_repeated_keys():
+    validator = Validator(unique=False)
+    for _ in range(2):
+        validator.check({"id": "x"}, "t.jsonl:1")
+    strict = Validator()
+    strict.check({"id": "x"}, "t.jsonl:1")
+    with pytest.raises(InputError, match="duplicate"):
+        strict.check({"id": "x"}, "t.jsonl:2")
