@@ -464,6 +464,7 @@ class ResumableWriter:
         self._stdout = stdout
         self._fh: IO[Any] | None = None
         self._journal: Path | None = None
+        self._resume = resume
         if self.name == STDIO:
             return
         path = Path(self.name)
@@ -476,20 +477,19 @@ class ResumableWriter:
                 _repair_tail(target)
             self.done = _keys_in(path) | (_keys_in(target) if target != path else set())
             self.resumed = len(self.done)
-        elif target.exists():
-            target.unlink()
-        self._resume = resume
 
     def __enter__(self) -> ResumableWriter:
-        if self.name == STDIO:
-            self._fh = self._stdout or sys.stdout
-        else:
-            target = self._journal or Path(self.name)
-            _ensure_parent(target)
-            # Unbuffered bytes: each row reaches the file in one write call, so a kill
-            # leaves at most one partial line (dropped on resume), never an interleaving.
-            self._fh = open(target, "ab" if self._resume else "wb", buffering=0)
         return self
+
+    def _open(self) -> IO[Any]:
+        # Opened at the first row, so a run that fails before producing anything leaves no file.
+        if self.name == STDIO:
+            return self._stdout or sys.stdout
+        target = self._journal or Path(self.name)
+        _ensure_parent(target)
+        # Unbuffered bytes: each row reaches the file in one write call, so a kill leaves at
+        # most one partial line (dropped on resume), never an interleaving.
+        return open(target, "ab" if self._resume else "wb", buffering=0)
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         self._close_handle()
@@ -504,7 +504,8 @@ class ResumableWriter:
         key = row_key(row)
         if key in self.done and row.get("id") is not None:
             return False
-        assert self._fh is not None, "use ResumableWriter as a context manager"
+        if self._fh is None:
+            self._fh = self._open()
         line = dumps(row) + "\n"
         if self.name == STDIO:
             self._fh.write(line)
@@ -521,9 +522,13 @@ class ResumableWriter:
         self._fh = None
 
     def _finish(self) -> None:
-        if self._journal is None:
-            return
         path = Path(self.name)
+        if self.name == STDIO:
+            return
+        if self._journal is None or not self._journal.exists():
+            if not path.exists() or not self._resume:
+                write_table(path, [])  # a completed run always leaves its output, even empty
+            return
         previous = iter_rows(path, unique=False, allow_empty=True) if path.exists() and self._resume else iter(())
         journal_rows = iter_rows(self._journal, unique=False, allow_empty=True) if self._journal.exists() else iter(())
         rows = [*previous, *journal_rows]

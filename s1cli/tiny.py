@@ -65,6 +65,9 @@ class TinySpec:
     num_attention_heads: int = 4
     num_key_value_heads: int = 2
     max_position_embeddings: int = 32768
+    # Wider than Qwen's 0.02 so a random model's greedy output varies with its context instead
+    # of repeating one token: tests of stopping and forcing need varied text.
+    initializer_range: float = 0.1
     seed: int = 0
 
 
@@ -154,6 +157,7 @@ def build_model(spec: TinySpec, tokenizer):
         num_attention_heads=spec.num_attention_heads,
         num_key_value_heads=spec.num_key_value_heads,
         max_position_embeddings=spec.max_position_embeddings,
+        initializer_range=spec.initializer_range,
         tie_word_embeddings=True,
         bos_token_id=tokenizer.convert_tokens_to_ids(ENDOFTEXT),
         eos_token_id=tokenizer.convert_tokens_to_ids(IM_END),

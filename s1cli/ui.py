@@ -47,13 +47,18 @@ def error_line(console: Console, message: str) -> None:
 
 
 @contextmanager
-def progress(ctx: typer.Context, description: str, total: int | None = None) -> Iterator[Callable[[int], None]]:
-    """A rich progress bar on stderr; yields ``advance(n)``. Hidden with --quiet."""
+def progress(ctx: typer.Context, description: str, total: int | None = None) -> Iterator[Callable[..., None]]:
+    """A rich progress bar on stderr; yields ``advance(n=1, note=None)`` where ``note`` replaces
+    the text shown after the bar (e.g. tokens/s). Hidden with --quiet and off a terminal."""
     s = settings(ctx)
     columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn(), TimeRemainingColumn()]
+               TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[note]}")]
     # Bars only on a terminal: in logs and CI they would be noise around the summary line.
     hidden = s.quiet or not s.console.is_terminal
     with Progress(*columns, console=s.console, disable=hidden, transient=True) as bar:
-        task = bar.add_task(description, total=total)
-        yield lambda n=1: bar.advance(task, n)
+        task = bar.add_task(description, total=total, note="")
+
+        def advance(n: int = 1, note: str | None = None) -> None:
+            bar.update(task, advance=n, **({"note": note} if note is not None else {}))
+
+        yield advance

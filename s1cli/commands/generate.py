@@ -1,0 +1,114 @@
+"""``s1 generate``: inference with budget forcing over a table of questions."""
+
+from __future__ import annotations
+
+import time
+
+import typer
+
+from ..engines import load_engine, parse_model_ref
+from ..engines.base import Sampling
+from ..forcing import Budget
+from ..generation import GenerateSpec, Shard, generate, plan
+from ..schema import Renames
+from ..table import ResumableWriter, read_rows, table_format
+from ..thinking import get_format
+from ..ui import info, progress
+from . import options
+
+EXAMPLES = """Examples:
+
+  s1 generate math500.jsonl gens.jsonl --model hf:models/tiny --max-thinking-tokens 512
+
+  s1 generate aime24.jsonl gens.parquet --model hf:simplescaling/s1.1-32B --num-waits 2 --n 4 --temperature 0.7
+
+  s1 generate q.jsonl out.jsonl --model openai:s1 --base-url http://127.0.0.1:8000/v1 --tokenizer models/s1
+
+  s1 generate q.jsonl part0.jsonl --model vllm:Qwen/QwQ-32B --format r1 --max-thinking-tokens 4096 --shard 0/4
+"""
+
+
+def generate_command(
+    ctx: typer.Context,
+    source: str = typer.Argument(..., metavar="IN", help="Table of questions (needs id and the prompt column)."),
+    dest: str = typer.Argument(..., metavar="OUT", help="Output table: one row per question and sample."),
+    model: str = typer.Option(..., "--model", help="hf:PATH_OR_ID, vllm:PATH_OR_ID, or openai:NAME with --base-url."),
+    format_: str = typer.Option("s1", "--format", help="Thinking format: s1, r1, qwen3 or custom."),
+    think_start: str = typer.Option(None, "--think-start", help="With --format custom: the text that opens thinking."),
+    think_end: str = typer.Option(None, "--think-end", help="With --format custom: the text that ends thinking."),
+    max_thinking: int = typer.Option(
+        None, "--max-thinking-tokens",
+        help="Cap thinking at N tokens, then force its end and the answer (default: no cap)."),
+    min_thinking: int = typer.Option(0, "--min-thinking-tokens",
+                                     help="Extend thinking (append the wait string) until it has N tokens."),
+    num_waits: int = typer.Option(0, "--num-waits", help="Extend thinking up to K times when the model tries to stop."),
+    wait: str = typer.Option("Wait", "--wait-string", help="Text appended to extend thinking."),
+    max_answer: int = typer.Option(1024, "--max-answer-tokens", help="Tokens allowed after thinking ends."),
+    answer_prefix: str = typer.Option("", "--answer-prefix",
+                                      help='Text forced at the start of the answer, e.g. "Final Answer:".'),
+    n: int = typer.Option(1, "--n", help="Samples per question (column `sample`)."),
+    temperature: float = typer.Option(0.0, "--temperature", help="Sampling temperature; 0 is greedy."),
+    top_p: float = typer.Option(1.0, "--top-p", help="Nucleus sampling threshold."),
+    seed: int = typer.Option(0, "--seed", help="Seed; each (id, sample) draws its own reproducible stream."),
+    system: str = typer.Option(None, "--system", help="System message for the chat template."),
+    prompt_column: str = typer.Option("question", "--prompt-column", help="Column holding the question."),
+    batch_size: int = typer.Option(16, "--batch-size", help="Sequences decoded together."),
+    shard: str = typer.Option(None, "--shard", metavar="I/N", help="Take only shard I of N (by hash of id)."),
+    driver: str = typer.Option("auto", "--driver",
+                               help="Budget forcing driver: single (one pass), multi (rounds), auto (engine's best)."),
+    dtype: str = typer.Option("auto", "--dtype", help="hf/vllm weights: auto, float32, bfloat16, float16, float64."),
+    device: str = typer.Option("auto", "--device", help="hf: auto, cpu, cuda, cuda:1, ..."),
+    base_url: str = typer.Option(None, "--base-url", help="openai: the server's base URL, e.g. http://host:8000/v1."),
+    tokenizer: str = typer.Option(None, "--tokenizer",
+                                  help="openai: local tokenizer path or hub id (default: the model name)."),
+    map_: list[str] = options.MAP,
+    overwrite: bool = options.OVERWRITE,
+) -> None:
+    """Generate thinking and an answer for every question, with budget forcing.
+
+    Thinking is capped at --max-thinking-tokens (the end-of-thinking delimiter and answer are
+    forced) and extended with --num-waits / --min-thinking-tokens (the delimiter is suppressed
+    and the wait string appended), as in the s1 paper. Writes the input columns plus model,
+    sample, budget, thinking, response, thinking_tokens, response_tokens, waits, finish
+    (stop, length or forced) and seconds. Rerunning resumes: rows already in OUT are skipped.
+    """
+    parse_model_ref(model)
+    table_format(dest)
+    spec = GenerateSpec(
+        model=model,
+        fmt=get_format(format_, start=think_start, end=think_end),
+        budget=Budget(max_thinking_tokens=max_thinking, min_thinking_tokens=min_thinking, num_waits=num_waits,
+                      wait=wait, max_answer_tokens=max_answer, answer_prefix=answer_prefix),
+        sampling=Sampling(temperature=temperature, top_p=top_p, seed=seed),
+        n=n, system=system, prompt_column=prompt_column, batch_size=batch_size, driver=driver,
+    )
+    rows = read_rows(source, require=["id", prompt_column], renames=Renames.parse(map_))
+    writer = ResumableWriter(dest, resume=not overwrite)
+    jobs = plan(rows, spec, Shard.parse(shard), writer.done)
+    if writer.resumed:
+        info(ctx, f"resuming: {writer.resumed:,} rows already in {dest}")
+    if not jobs:
+        with writer:
+            info(ctx, f"nothing to generate: all rows are already in {dest}")
+        return
+    # Loaded before anything is written, so a model that fails to load leaves no output.
+    engine = load_engine(model, dtype=dtype, device=device, base_url=base_url, tokenizer=tokenizer)
+    began, produced = time.perf_counter(), 0
+    try:
+        with writer, progress(ctx, "generating", len(jobs)) as advance:
+            def on_batch(count: int, tokens: int) -> None:
+                nonlocal produced
+                produced += tokens
+                advance(count, f"{produced / (time.perf_counter() - began):,.0f} tok/s")
+
+            for row in generate(engine, jobs, spec, on_batch):
+                writer.write(row)
+    finally:
+        engine.close()
+    elapsed = time.perf_counter() - began
+    info(ctx, f"wrote {len(jobs):,} rows to {dest}: {produced:,} tokens in {elapsed:.1f} s "
+              f"({produced / max(elapsed, 1e-9):,.0f} tok/s)")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("generate", epilog=EXAMPLES)(generate_command)

@@ -1,0 +1,81 @@
+"""The engine protocol and what engines share: model references, sampling, seeding."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ..errors import ConfigError
+from ..forcing import Budget, ForcingTokens, Outcome
+
+BACKENDS = ("hf", "vllm", "openai")
+
+
+def parse_model_ref(ref: str) -> tuple[str, str]:
+    """``backend:name`` → (backend, name), e.g. ``hf:models/tiny`` → ("hf", "models/tiny")."""
+    backend, sep, name = ref.partition(":")
+    if not sep or backend not in BACKENDS or not name:
+        raise ConfigError(f"--model {ref!r}: expected BACKEND:NAME with BACKEND one of {', '.join(BACKENDS)} "
+                          "(e.g. hf:models/tiny, vllm:Qwen/Qwen2.5-0.5B-Instruct, openai:my-model)")
+    return backend, name
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Decoding parameters; temperature 0 is greedy. Each sequence draws from its own random
+    stream seeded by (seed, its key), so results do not depend on batching or sharding."""
+
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.temperature < 0:
+            raise ConfigError(f"--temperature must be 0 or more, got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise ConfigError(f"--top-p must be in (0, 1], got {self.top_p}")
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0
+
+
+def stream_seed(seed: int, key: str) -> int:
+    """A 63-bit seed for one sequence's random stream, stable across runs and machines."""
+    digest = hashlib.sha256(f"{seed}\x00{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1
+
+
+@dataclass(frozen=True)
+class Request:
+    key: str  # identifies the sequence for seeding, e.g. "row-id/sample"
+    prompt_ids: list[int]
+
+
+class Engine(Protocol):
+    """Generates with budget forcing. ``tokenizer`` is the model's own (prompts and counts)."""
+
+    name: str
+    tokenizer: Any
+    eos_ids: Sequence[int]
+    drivers: Sequence[str]  # "single" (per-step control) and/or "multi" (continue a prefix)
+
+    def force(self, requests: Sequence[Request], budget: Budget, tokens: ForcingTokens, sampling: Sampling,
+              driver: str) -> list[Outcome]: ...
+
+    def close(self) -> None: ...
+
+
+def eos_ids_of(tokenizer: Any, generation_config: Any = None) -> list[int]:
+    """End-of-turn token ids: the generation config's (Qwen lists two) and the tokenizer's."""
+    ids: list[int] = []
+    configured = getattr(generation_config, "eos_token_id", None)
+    if isinstance(configured, int):
+        ids.append(configured)
+    elif configured:
+        ids.extend(configured)
+    if getattr(tokenizer, "eos_token_id", None) is not None:
+        ids.append(tokenizer.eos_token_id)
+    return sorted(set(ids))

@@ -1,0 +1,137 @@
+"""Generation over a table: prompts from rows, samples × budget, engine calls in batches, and
+output rows in the table contract (thinking, response, token counts, waits, finish)."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .engines.base import Engine, Request, Sampling
+from .errors import ConfigError
+from .forcing import Budget, ForcingTokens
+from .schema import Row
+from .thinking import ThinkingFormat, build_prompt
+
+
+@dataclass(frozen=True)
+class Shard:
+    """``--shard i/N``: this job takes the rows whose id hashes to i modulo N (0 ≤ i < N), so N
+    jobs' outputs concatenate to the whole."""
+
+    index: int = 0
+    count: int = 1
+
+    @classmethod
+    def parse(cls, spec: str | None) -> Shard:
+        if not spec:
+            return cls()
+        left, sep, right = spec.partition("/")
+        try:
+            index, count = int(left), int(right)
+        except ValueError:
+            index, count = -1, 0
+        if not sep or count < 1 or not 0 <= index < count:
+            raise ConfigError(f"--shard {spec!r}: expected I/N with 0 <= I < N, e.g. --shard 0/4")
+        return cls(index, count)
+
+    def holds(self, row_id: str) -> bool:
+        if self.count == 1:
+            return True
+        digest = hashlib.sha1(row_id.encode("utf-8")).digest()
+        return int.from_bytes(digest[:8], "big") % self.count == self.index
+
+
+@dataclass(frozen=True)
+class GenerateSpec:
+    model: str
+    fmt: ThinkingFormat
+    budget: Budget
+    sampling: Sampling = field(default_factory=Sampling)
+    n: int = 1
+    system: str | None = None
+    prompt_column: str = "question"
+    batch_size: int = 16
+    driver: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.n < 1:
+            raise ConfigError(f"--n must be at least 1, got {self.n}")
+        if self.batch_size < 1:
+            raise ConfigError(f"--batch-size must be at least 1, got {self.batch_size}")
+        if self.driver not in ("auto", "single", "multi"):
+            raise ConfigError(f"--driver {self.driver!r}: choose auto, single or multi")
+
+
+@dataclass(frozen=True)
+class Job:
+    row: Row
+    sample: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.row['id']}/{self.sample}"
+
+
+def plan(rows: Iterable[Row], spec: GenerateSpec, shard: Shard = Shard(), done: set[tuple] | frozenset = frozenset()
+         ) -> list[Job]:
+    """The (row, sample) pairs still to generate: in this shard and not already in the output."""
+    budget = spec.budget.max_thinking_tokens
+    return [Job(row, sample) for row in rows if shard.holds(row["id"]) for sample in range(spec.n)
+            if (row["id"], sample, budget) not in done]
+
+
+def pick_driver(engine: Engine, wanted: str) -> str:
+    if wanted == "auto":
+        return engine.drivers[0]
+    if wanted not in engine.drivers:
+        raise ConfigError(f"--driver {wanted}: the {engine.name} engine supports {', '.join(engine.drivers)}")
+    return wanted
+
+
+def generate(engine: Engine, jobs: Sequence[Job], spec: GenerateSpec,
+             on_batch: Callable[[int, int], None] | None = None) -> Iterator[Row]:
+    """Yield one output row per job, a batch at a time; ``on_batch(rows, tokens)`` reports progress."""
+    tokenizer = engine.tokenizer
+    tokens = ForcingTokens.build(tokenizer, spec.fmt, spec.budget, engine.eos_ids)
+    driver = pick_driver(engine, spec.driver)
+    prompts: dict[str, list[int]] = {}
+
+    def prompt_ids(row: Row) -> list[int]:
+        if row["id"] not in prompts:
+            text = build_prompt(tokenizer, row[spec.prompt_column], spec.fmt, system=spec.system)
+            prompts[row["id"]] = tokenizer(text, add_special_tokens=False)["input_ids"]
+        return prompts[row["id"]]
+
+    for start in range(0, len(jobs), spec.batch_size):
+        batch = jobs[start:start + spec.batch_size]
+        requests = [Request(job.key, prompt_ids(job.row)) for job in batch]
+        began = time.perf_counter()
+        outcomes = engine.force(requests, spec.budget, tokens, spec.sampling, driver)
+        seconds = round(time.perf_counter() - began, 4)
+        produced = 0
+        for job, outcome in zip(batch, outcomes, strict=True):
+            produced += len(outcome.thinking) + len(outcome.response)
+            yield output_row(job, outcome, spec, tokenizer, seconds)
+        prompts.clear()
+        if on_batch:
+            on_batch(len(batch), produced)
+
+
+def output_row(job: Job, outcome: Any, spec: GenerateSpec, tokenizer: Any, seconds: float) -> Row:
+    decode = lambda ids: tokenizer.decode(ids, skip_special_tokens=False)  # noqa: E731
+    return {
+        **job.row,
+        "model": spec.model,
+        "sample": job.sample,
+        "budget": spec.budget.max_thinking_tokens,
+        "thinking": decode(outcome.thinking),
+        "response": decode(outcome.response),
+        "thinking_tokens": len(outcome.thinking),
+        "response_tokens": len(outcome.response),
+        "waits": outcome.waits,
+        "finish": outcome.finish,
+        "seconds": seconds,
+    }

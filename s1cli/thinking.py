@@ -1,0 +1,95 @@
+"""Thinking formats: the delimiters around a model's reasoning, how a prompt opens thinking, and
+how a generated text splits into thinking and response.
+
+- ``s1``: ``<|im_start|>think`` ... ``<|im_start|>answer`` (the s1 models; Qwen ChatML tokens).
+- ``r1`` / ``qwen3``: ``<think>`` ... ``</think>`` (DeepSeek-R1 and its distills, Qwen3).
+- ``custom``: any pair of strings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class ThinkingFormat:
+    """``start`` opens thinking; the model ends it by emitting ``stop``; budget forcing ends it by
+    appending ``end`` (which holds ``stop`` and any answer opener)."""
+
+    name: str
+    start: str  # appended to the prompt to open thinking
+    stop: str  # what the model emits to end thinking (detected in its output)
+    end: str  # the text that ends thinking and opens the answer
+    chat_template_kwargs: tuple[tuple[str, Any], ...] = ()
+
+    def split(self, text: str) -> tuple[str | None, str]:
+        """Split an assistant text (after ``start``) into (thinking, response).
+
+        Text with no end-of-thinking delimiter is all thinking and has no response: a
+        response is only what follows the delimiter, so an unfinished trace is never scored
+        as an answer.
+        """
+        text = text.removeprefix(self.start)
+        for marker in (self.end, self.stop):
+            index = text.find(marker)
+            if index >= 0:
+                return text[:index], text[index + len(marker):]
+        return text, ""
+
+    def render(self, thinking: str, response: str) -> str:
+        """The assistant text for a training example: start + thinking + end + response."""
+        return f"{self.start}{thinking}{self.end}{response}"
+
+
+FORMATS: dict[str, ThinkingFormat] = {
+    "s1": ThinkingFormat("s1", start="<|im_start|>think\n", stop="<|im_start|>", end="<|im_start|>answer\n"),
+    "r1": ThinkingFormat("r1", start="<think>\n", stop="</think>", end="\n</think>\n\n"),
+    "qwen3": ThinkingFormat("qwen3", start="<think>\n", stop="</think>", end="\n</think>\n\n",
+                            chat_template_kwargs=(("enable_thinking", True),)),
+}
+
+
+def get_format(name: str, *, start: str | None = None, end: str | None = None) -> ThinkingFormat:
+    """A format by name; ``custom`` takes ``start`` and ``end`` (end is also the stop string)."""
+    if name == "custom":
+        if not start or not end:
+            raise ConfigError("--format custom needs --think-start and --think-end")
+        return ThinkingFormat("custom", start=start, stop=end.strip() or end, end=end)
+    if name not in FORMATS:
+        raise ConfigError(f"unknown thinking format {name!r}; choose from {', '.join([*FORMATS, 'custom'])}")
+    if start or end:
+        raise ConfigError("--think-start/--think-end apply only to --format custom")
+    return FORMATS[name]
+
+
+def build_prompt(tokenizer: Any, question: str, fmt: ThinkingFormat, *, system: str | None = None) -> str:
+    """The text a model continues: the chat template's generation prompt plus the thinking opener.
+
+    Models whose template already opens thinking (e.g. R1 distills end the generation prompt
+    with ``<think>\\n``) do not get a second opener. Tokenizers without a chat template get the
+    question as is.
+    """
+    messages: list[Mapping[str, str]] = []
+    if system:
+        messages.append({"role": "system", "content": system})
+    messages.append({"role": "user", "content": question})
+    if getattr(tokenizer, "chat_template", None):
+        prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True,
+                                               **dict(fmt.chat_template_kwargs))
+    else:
+        prompt = (f"{system}\n\n" if system else "") + question + "\n"
+    if prompt.rstrip().endswith(fmt.start.strip()):
+        return prompt
+    return prompt + fmt.start
+
+
+def single_token_id(tokenizer: Any, text: str) -> int | None:
+    """The id of ``text`` when the tokenizer holds it as one added/special token, else None."""
+    added: Sequence[str] = list(getattr(tokenizer, "get_added_vocab", dict)().keys())
+    if text in added:
+        return tokenizer.convert_tokens_to_ids(text)
+    return None
