@@ -68,6 +68,7 @@ class StopMatcher:
 
     def __init__(self, tokenizer: Any, strings: Sequence[str] = (), ids: Sequence[int] = ()) -> None:
         self.decode: Callable[[Sequence[int]], str] = lambda t: tokenizer.decode(t, skip_special_tokens=False)
+        self._encode: Callable[[str], list[int]] = lambda s: tokenizer(s, add_special_tokens=False)["input_ids"]
         self.ids = set(ids)
         self.texts: list[str] = []
         for text in strings:
@@ -78,6 +79,12 @@ class StopMatcher:
                 self.texts.append(text)
         # Every token decodes to at least one character, so a marker of n characters spans at most n tokens.
         self.window = max((len(t) for t in self.texts), default=0)
+
+    def example(self) -> list[int]:
+        """Token ids that this matcher matches (to stand for a marker a server did not echo)."""
+        if self.ids:
+            return [min(self.ids)]
+        return self._encode(self.texts[0]) if self.texts else []
 
     def match(self, run: Sequence[int]) -> int:
         """If the last token of ``run`` completes a marker, how many trailing tokens the marker

@@ -85,7 +85,7 @@ def iter_rows(
     renames = renames or Renames()
     validator = Validator(require=tuple(require), renames=renames, unique=unique)
     count = 0
-    for where, row in _located_rows(source, stdin):
+    for where, row in _located_rows(source, stdin, allow_empty):
         yield validator.check(renames.apply(row), where)
         count += 1
     if count == 0 and not allow_empty:
@@ -115,7 +115,8 @@ def count_rows(source: str | os.PathLike) -> int | None:
     return None
 
 
-def _located_rows(source: str | os.PathLike, stdin: IO[bytes] | None) -> Iterator[tuple[str, Row]]:
+def _located_rows(source: str | os.PathLike, stdin: IO[bytes] | None, allow_empty: bool
+                  ) -> Iterator[tuple[str, Row]]:
     name = str(source)
     if name == STDIO:
         yield from _jsonl_rows(stdin or sys.stdin.buffer, "<stdin>")
@@ -127,6 +128,8 @@ def _located_rows(source: str | os.PathLike, stdin: IO[bytes] | None) -> Iterato
     if path.is_dir():
         raise InputError(f"{name}: is a directory, not a table file")
     if path.stat().st_size == 0:
+        if allow_empty:
+            return
         raise InputError(f"{name}: no rows (the file is empty)")
     if fmt == PARQUET:
         yield from _parquet_rows(path, name)
@@ -526,7 +529,7 @@ class ResumableWriter:
         if self.name == STDIO:
             return
         if self._journal is None or not self._journal.exists():
-            if not path.exists() or not self._resume:
+            if self.written == 0 and (not path.exists() or not self._resume):
                 write_table(path, [])  # a completed run always leaves its output, even empty
             return
         previous = iter_rows(path, unique=False, allow_empty=True) if path.exists() and self._resume else iter(())

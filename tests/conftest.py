@@ -49,3 +49,32 @@ def tiny_model(tmp_path_factory) -> Path:
     from s1cli.tiny import build_tiny
 
     return build_tiny(tmp_path_factory.mktemp("tiny") / "model")
+
+
+@pytest.fixture(scope="session")
+def stopper_model(tiny_model, tmp_path_factory) -> Path:
+    """The tiny model changed to try to stop often: wherever it would have emitted its most
+    frequent greedy token it emits <|im_start|> (the s1 end-of-thinking marker), and for its
+    second most frequent, <|im_end|> (end of turn). Built by giving each marker's output row a
+    scaled copy of the frequent token's row."""
+    from collections import Counter
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from s1cli.thinking import FORMATS, build_prompt
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model)
+    prompt = tokenizer(build_prompt(tokenizer, "What is 2 + 2?", FORMATS["s1"]), add_special_tokens=False)["input_ids"]
+    rollout = model.generate(torch.tensor([prompt]), max_new_tokens=64, do_sample=False)[0, len(prompt):].tolist()
+    (first, _), (second, _) = Counter(rollout).most_common(2)
+    head = model.lm_head.weight.detach().clone()
+    head[tokenizer.convert_tokens_to_ids("<|im_start|>")] = head[first] * 1.5
+    head[tokenizer.convert_tokens_to_ids("<|im_end|>")] = head[second] * 1.5
+    model.config.tie_word_embeddings = False
+    model.lm_head.weight = torch.nn.Parameter(head)
+    out = tmp_path_factory.mktemp("stopper") / "model"
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out

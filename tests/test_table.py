@@ -246,8 +246,9 @@ def test_resumable_writer_skips_written_keys_on_rerun(tmp_path, name):
     assert not Path(str(path) + JOURNAL_SUFFIX).exists()
 
 
-def test_resumable_writer_overwrite_starts_afresh(tmp_path):
-    path = tmp_path / "o.parquet"
+@pytest.mark.parametrize("name", ["o.parquet", "o.jsonl"])
+def test_resumable_writer_overwrite_starts_afresh(tmp_path, name):
+    path = tmp_path / name
     with ResumableWriter(path) as writer:
         writer.write(ROWS[0])
     with ResumableWriter(path, resume=False) as writer:
@@ -293,3 +294,12 @@ def test_gzip_jsonl_output_round_trips_through_the_journal(tmp_path):
         writer.write(ROWS[0])
     with gzip.open(path, "rt", encoding="utf-8") as fh:
         assert json.loads(fh.readline())["id"] == "a"
+
+
+def test_a_completed_run_with_no_rows_leaves_an_empty_output_and_a_failed_one_none(tmp_path):
+    with ResumableWriter(tmp_path / "empty.jsonl"):
+        pass
+    assert (tmp_path / "empty.jsonl").read_text() == ""
+    with pytest.raises(RuntimeError), ResumableWriter(tmp_path / "failed.jsonl"):
+        raise RuntimeError("model failed to load")
+    assert not (tmp_path / "failed.jsonl").exists()
