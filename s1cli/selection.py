@@ -119,6 +119,22 @@ class SelectConfig:
     def preselecting(self) -> bool:
         return self.mode == "s1k" and self.preselect is not False
 
+    def columns_read(self) -> tuple[str, ...]:
+        """Every column selection may read; the rest of a row only needs to be carried through."""
+        return tuple(dict.fromkeys(("question", "source", "thinking", self.length_column, self.domain_column,
+                                    *self.easy_if, self.trace_correct_column)))
+
+
+def slim_row(row: Mapping[str, Any], config: SelectConfig) -> Row:
+    """The part of a row selection reads, so a pool with long traces fits in memory.
+
+    The trace itself is only checked for presence, so it is replaced by a marker.
+    """
+    slim = {column: row[column] for column in config.columns_read() if column in row}
+    if slim.get("thinking") is not None and "thinking" not in (config.length_column, config.domain_column):
+        slim["thinking"] = True
+    return slim
+
 
 # ---------------------------------------------------------------------------- results
 
@@ -173,11 +189,17 @@ class SelectionReport:
 
 @dataclass
 class Selection:
-    """The selected rows (input order, each with ``selected_by``) and the report."""
+    """Which rows were selected (input order), by which rule, and the report."""
 
-    rows: list[Row]
     indices: np.ndarray  # positions of the selected rows in the input
+    rules: list[str]  # selected_by of each of them
     report: SelectionReport
+    pool: Sequence[Row] = field(repr=False, default=())
+
+    @property
+    def rows(self) -> list[Row]:
+        """The selected rows of the pool given to ``select``, each with its ``selected_by``."""
+        return [{**self.pool[i], "selected_by": rule} for i, rule in zip(self.indices, self.rules, strict=True)]
 
 
 class MissingColumn(InputError):
@@ -527,7 +549,7 @@ def select(rows: Sequence[Row], config: SelectConfig, *, name: str = "input") ->
         detail["asy kept (AIME)"] = int((exempt & keep).sum())
         keep &= ~bad
         stages.append(Stage("quality: formatting", int(keep.sum()), int(keep.sum()) - before,
-                            "drop questions with [asy] (unless AIME), ![Image], p1.…p999., bold with digits",
+                            "drop questions with `[asy]` (unless AIME), `![Image]`, `p1.`…`p999.`, bold with digits",
                             {k: v for k, v in detail.items() if v}))
         stage_masks["quality"] = keep.copy()
 
@@ -557,7 +579,7 @@ def select(rows: Sequence[Row], config: SelectConfig, *, name: str = "input") ->
     if mode == "all":
         chosen[:] = True
         rule_of[:] = "all"
-        stages.append(Stage("selected", n, n, "every row (no sampling; --size is ignored)"))
+        stages.append(Stage("selected", n, None, "every row (no sampling; --size is ignored)"))
     elif mode == "random":
         take = rng.choice(pool.size, size=min(size, pool.size), replace=False) if pool.size else pool
         chosen[pool[take]] = True
@@ -630,10 +652,10 @@ def select(rows: Sequence[Row], config: SelectConfig, *, name: str = "input") ->
                             f"all {selected:,} are selected")
 
     indices = np.flatnonzero(chosen)
-    out_rows = [{**rows[i], "selected_by": rule_of[i]} for i in indices]
+    rules = [str(rule_of[i]) for i in indices]
     report = _report(config, name, cols, stages, stage_masks, chosen, rule_of, length, domain, domain_names,
                      sources, pool, redraws, benchmark_weights, warnings)
-    return Selection(out_rows, indices, report)
+    return Selection(indices, rules, report, rows)
 
 
 def _mode_rule(mode: str) -> str:
@@ -729,7 +751,7 @@ def render_markdown(report: SelectionReport) -> str:
         out += [f"> **warning:** {warning}", ""]
     out += ["## Stages", ""]
     out += _md_table(["stage", "rows", "change", "rule", "detail"],
-                     [[s.name, f"{s.rows:,}", f"{s.change:+,}" if s.change is not None else "", s.rule,
+                     [[s.name, f"{s.rows:,}", "" if s.change is None else f"{s.change:+,}" if s.change else "0", s.rule,
                        ", ".join(f"{k}: {v:,}" for k, v in s.detail.items())] for s in r.stages], {1, 2})
     out += ["## Kept by", ""]
     out += _md_table(["selected_by", "rows"], [[k, f"{v:,}"] for k, v in r.selected_by.items()], {1})
