@@ -35,6 +35,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -241,33 +242,33 @@ class _Columns:
     def where(self, index: int) -> str:
         return f"{self.name}:row {index + 1}"
 
+    def objects(self, column: str) -> np.ndarray:
+        """The column as a numpy object array (``fromiter`` keeps list values as single items)."""
+        return np.fromiter(self.values(column), dtype=object, count=self.n)
+
     def null_mask(self, column: str) -> np.ndarray:
-        values = self.values(column)
-        return np.fromiter((v is None or (isinstance(v, float) and math.isnan(v)) for v in values), bool, self.n)
+        return pd.isna(self.objects(column))
 
     def numbers(self, column: str) -> np.ndarray:
         """A float array (NaN for null); anything that is not a number (or numeric text) is an error."""
         values = self.values(column)
-        try:
-            array = np.array([np.nan if v is None else v for v in values], dtype=float)
-            if not any(type(v) is bool for v in values):
-                return array
-        except (TypeError, ValueError):
-            pass
+        kinds = set(map(type, values)) - {type(None)}
+        if all(issubclass(k, (int, float, np.integer, np.floating)) and k is not bool for k in kinds):
+            array = self.objects(column)
+            array[pd.isna(array)] = np.nan
+            return array.astype(float)
         out = np.empty(self.n)
         for i, v in enumerate(values):
             if v is None:
                 out[i] = np.nan
-            elif isinstance(v, (int, float)) and not isinstance(v, bool):
-                out[i] = v
-            else:
-                try:
-                    if isinstance(v, bool):
-                        raise ValueError
-                    out[i] = float(v)
-                except (TypeError, ValueError):
-                    raise InputError(located(self.where(i), f"column {column!r} must be a number, got "
-                                                            f"{_describe(v)}")) from None
+                continue
+            try:
+                if isinstance(v, bool):
+                    raise ValueError
+                out[i] = float(v)
+            except (TypeError, ValueError):
+                raise InputError(located(self.where(i), f"column {column!r} must be a number, got "
+                                                        f"{_describe(v)}")) from None
         return out
 
     def booleans(self, column: str) -> tuple[np.ndarray, np.ndarray]:
@@ -278,9 +279,11 @@ class _Columns:
 
     def _parse_booleans(self, column: str) -> tuple[np.ndarray, np.ndarray]:
         values = self.values(column)
-        if {type(v) for v in values} <= {bool, type(None)}:
-            null = np.fromiter((v is None for v in values), bool, self.n)
-            return np.fromiter((v is True for v in values), bool, self.n), null
+        if set(map(type, values)) <= {bool, np.bool_, type(None)}:
+            array = self.objects(column)
+            null = pd.isna(array)
+            array[null] = False
+            return array.astype(bool), null
         value, null = np.zeros(self.n, bool), np.zeros(self.n, bool)
         for i, v in enumerate(values):
             if v is None or (isinstance(v, float) and math.isnan(v)):
@@ -289,30 +292,22 @@ class _Columns:
             if isinstance(v, str):
                 with suppress(ValueError):
                     v = from_text(v, BOOL)
-            if not isinstance(v, bool):
+            if not isinstance(v, (bool, np.bool_)):
                 raise InputError(located(self.where(i), f"column {column!r} must be a boolean, got {_describe(v)}"))
             value[i] = v
         return value, null
 
     def labels(self, column: str) -> tuple[np.ndarray, list[str]]:
         """Integer codes (-1 for null) and the sorted distinct labels, as text."""
-        values = self.values(column)
-        codes: dict[str, int] = {}
-        raw = np.full(self.n, -1, dtype=np.int64)
-        for i, v in enumerate(values):
-            if v is None or (isinstance(v, float) and math.isnan(v)):
-                continue
-            if isinstance(v, (dict, list)):
-                raise InputError(located(self.where(i), f"column {column!r} must be a label (text or number), got "
-                                                        f"{_describe(v)}"))
-            text = v if isinstance(v, str) else str(v)
-            raw[i] = codes.setdefault(text, len(codes))
-        names = sorted(codes)
-        # Renumber in sorted label order so codes do not depend on the order rows come in.
-        rank = {label: i for i, label in enumerate(names)}
-        remap = np.array([rank[t] for t in codes] or [0], dtype=np.int64)
-        out = np.where(raw >= 0, remap[np.maximum(raw, 0)], -1)
-        return out, names
+        try:
+            codes, uniques = pd.factorize(self.objects(column))
+        except TypeError:  # an unhashable value: find it to name its row
+            for i, v in enumerate(self.values(column)):
+                if isinstance(v, (dict, list)):
+                    raise InputError(located(self.where(i), f"column {column!r} must be a label (text or number), "
+                                                            f"got {_describe(v)}")) from None
+            raise
+        return _sorted_codes(codes, [u if isinstance(u, str) else str(u) for u in uniques])
 
     def texts(self, column: str) -> pa.Array:
         values = self.values(column)
@@ -332,18 +327,19 @@ def _describe(value: Any) -> str:
     return f"{kind} ({text[:40]})"
 
 
+def _sorted_codes(codes: np.ndarray, texts: list[str]) -> tuple[np.ndarray, list[str]]:
+    """Renumber factorized codes in sorted label order, so codes do not depend on row order."""
+    names = sorted(set(texts))
+    rank = {label: i for i, label in enumerate(names)}
+    remap = np.array([rank[t] for t in texts] or [0], dtype=np.int64)
+    return np.where(codes >= 0, remap[np.maximum(codes, 0)], -1), names
+
+
 def match_sources(sources: Sequence[str | None], patterns: Sequence[str]) -> np.ndarray:
     """Which sources match any of the (case-sensitive, shell-style) patterns."""
-    cache: dict[str, bool] = {}
-    out = np.zeros(len(sources), bool)
-    for i, s in enumerate(sources):
-        if s is None:
-            continue
-        hit = cache.get(s)
-        if hit is None:
-            hit = cache[s] = any(fnmatchcase(s, p) for p in patterns)
-        out[i] = hit
-    return out
+    codes, uniques = pd.factorize(np.fromiter(sources, dtype=object, count=len(sources)))
+    hits = np.array([any(fnmatchcase(str(s), p) for p in patterns) for s in uniques] + [False], bool)
+    return hits[codes]  # code -1 (null) picks the trailing False
 
 
 # ---------------------------------------------------------------------------- rules
@@ -711,10 +707,8 @@ def _report(config: SelectConfig, name: str, cols: _Columns, stages: list[Stage]
     source_rows: list[tuple[str, list[int]]] = []
     columns = list(masks)
     if sources is not None:
-        codes: dict[str, int] = {}
-        code = np.fromiter((codes.setdefault("(none)" if s is None else s, len(codes)) for s in sources),
-                           np.int64, cols.n)
-        names = list(codes)
+        code, uniques = pd.factorize(np.fromiter(sources, dtype=object, count=cols.n), use_na_sentinel=False)
+        names = ["(none)" if s is None or (isinstance(s, float) and math.isnan(s)) else str(s) for s in uniques]
         table = {c: np.bincount(code[m], minlength=len(names)) for c, m in masks.items()}
         source_rows = [(s, [int(table[c][i]) for c in columns]) for i, s in enumerate(names)]
         source_rows.sort(key=lambda t: (-t[1][-1], -t[1][0], t[0]))
