@@ -18,8 +18,9 @@ that lands on one removes it from the pool and adds nothing (counted as ``redraw
 goes on until the selection holds ``size`` rows. That is how s1K was drawn, and it pushes the
 sampled rows away from the longest traces the pre-selection already took.
 
-Everything is vectorised over the pool (numpy, pyarrow); the only loop is one iteration per pick,
-and each iteration touches a bounded window of its domain, never the whole pool.
+Columns are pulled out of the rows once; from there everything is vectorised over the pool (numpy,
+pandas, pyarrow). Sampling loops once per pick, and each pick touches a bounded window of its
+domain, never the whole pool.
 
 Messages name the ``s1 select`` options, because ``SelectConfig`` is that command's option set.
 """
@@ -105,10 +106,8 @@ class SelectConfig:
                 raise ConfigError(f"--benchmark-weighting-after applies to --mode s1k only, not --mode {self.mode}")
             if self.benchmark_weighting_after < 0:
                 raise ConfigError(f"--benchmark-weighting-after {self.benchmark_weighting_after}: must be 0 or more")
-        for option, columns in (("--easy-if", self.easy_if),):
-            bad = [c for c in columns if not c.strip()]
-            if bad:
-                raise ConfigError(f"{option}: empty column name in {','.join(columns)!r}")
+        if any(not column.strip() for column in self.easy_if):
+            raise ConfigError(f"--easy-if: empty column name in {','.join(self.easy_if)!r}")
         for option, value in (("--length-column", self.length_column), ("--domain-column", self.domain_column),
                               ("--trace-correct-column", self.trace_correct_column)):
             if not value.strip():
