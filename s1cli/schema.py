@@ -91,7 +91,9 @@ def coerce(value: Any, kind: str) -> Any:
     """Return ``value`` as ``kind``, or raise ValueError with a reason.
 
     Accepts the lossless conversions formats force on us: integral floats for integers
-    (pandas stores an integer column with nulls as floats) and NaN for null.
+    (pandas stores an integer column with nulls as floats) and NaN for null. A text column
+    also takes a one-element list of text: the s1 releases (s1K, the 59K pool) store each
+    trace that way (``thinking_trajectories``), so ``--map thinking=thinking_trajectories`` works.
     """
     if value is None:
         return None
@@ -102,6 +104,8 @@ def coerce(value: Any, kind: str) -> Any:
             return value
     elif (kind == STR and isinstance(value, str)) or (kind == JSON and isinstance(value, dict)):
         return value
+    elif kind == STR and isinstance(value, list) and len(value) == 1 and isinstance(value[0], str):
+        return value[0]
     elif kind == INT and isinstance(value, (int, float)) and float(value).is_integer():
         return int(value)
     elif kind == FLOAT and isinstance(value, (int, float)):

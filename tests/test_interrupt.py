@@ -99,8 +99,9 @@ def test_killed_whole_table_write_leaves_the_previous_file(tmp_path, sig, code):
     proc.stdin.flush()
     wait_for(lambda: any(p.name.endswith(".tmp") for p in tmp_path.iterdir()))
     proc.send_signal(sig)
-    assert proc.wait(timeout=30) == code
+    returncode = proc.wait(timeout=120)
     proc.stdin.close()
+    assert returncode == code, proc.stderr.read()
     assert out.read_bytes() == before
     leftovers = [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
     if sig != signal.SIGKILL:  # SIGKILL allows no cleanup; the others remove the temp file

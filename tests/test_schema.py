@@ -30,6 +30,14 @@ def test_coercion_accepts_lossless_forms_only():
             coerce(value, kind)
 
 
+def test_a_one_element_list_of_text_is_text_as_in_the_s1_releases():
+    # s1K and the 59K pool store each trace as a one-element list (thinking_trajectories).
+    assert coerce(["the trace"], STR) == "the trace"
+    for value in (["a", "b"], [], [1]):
+        with pytest.raises(ValueError, match="must be a string, got array"):
+            coerce(value, STR)
+
+
 def test_csv_cells_parse_by_kind():
     assert from_text("", STR) is None
     assert from_text("12", INT) == 12

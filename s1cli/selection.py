@@ -1,0 +1,770 @@
+"""The s1K selection (quality → difficulty → pre-selection → diversity) and the paper's ablations.
+
+This follows the s1 repository's ``data/filter.ipynb`` and the paper's §2 (arXiv 2501.19393):
+
+1. Quality: drop rows with a missing feature (an API error left no trace, grade, domain or
+   length), then rows whose question has a formatting problem: ``[asy]`` (kept when the source is
+   AIME), ``![Image]``, a numbering ``p1.`` … ``p999.``, or bold markup with digits.
+2. Difficulty: drop a question if any of the attempt models got it right.
+3. Pre-selection: keep questions whose reference trace was judged correct and that come from GPQA
+   or AIME, or from MATH with a trace longer than 5,600 tokens.
+4. Diversity sampling until the target size: pick a domain uniformly among domains with rows left,
+   draw one row of it with probability ∝ 2^(−rank) where the longest trace has rank 0, remove it.
+   Optionally (off by default) domains are drawn in proportion to the domains of AIME and
+   half-weighted GPQA once the selection holds N rows, as the repository did after 700.
+
+As in the repository, the pre-selected rows stay in their domains' pools during sampling: a draw
+that lands on one removes it from the pool and adds nothing (counted as ``redraws``), and sampling
+goes on until the selection holds ``size`` rows. That is how s1K was drawn, and it pushes the
+sampled rows away from the longest traces the pre-selection already took.
+
+Columns are pulled out of the rows once; from there everything is vectorised over the pool (numpy,
+pandas, pyarrow). Sampling loops once per pick, and each pick touches a bounded window of its
+domain, never the whole pool.
+
+Messages name the ``s1 select`` options, because ``SelectConfig`` is that command's option set.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from contextlib import suppress
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .errors import ConfigError, InputError, located
+from .schema import BOOL, Row, from_text
+
+MODES = ("s1k", "random", "diverse", "longest", "all")
+MODE_HELP = {
+    "s1k": "quality → difficulty → pre-selection → diversity sampling weighted 2^(-rank) by trace length",
+    "random": "uniform random rows after the quality filter (the paper's 1K-random)",
+    "diverse": "uniform over domains, uniform within a domain, after the quality filter (1K-diverse)",
+    "longest": "the rows with the longest traces after the quality filter (1K-longest)",
+    "all": "every row, no filter and no sampling (59K-full)",
+}
+
+# The formatting rules of filter.ipynb ("Drop weird string patterns").
+ASY = "[asy]"
+IMAGE = "![Image]"
+# Equivalent to the notebook's `any(f"p{i}." in question for i in range(1, 1000))`: a "p", a
+# number from 1 to 999 written without leading zeros, a dot. Like the notebook, it also fires
+# inside words ("step12.").
+NUMBERING = r"p[1-9][0-9]{0,2}\."
+BOLD_DIGITS = re.compile(r"\*\*(?=.*\d)[^\s\]]*\*\*")
+FORMAT_RULES = {
+    "asy": "question contains [asy] (kept when the source is AIME)",
+    "image": "question contains ![Image]",
+    "numbering": "question contains p1. … p999.",
+    "bold-digits": r"question matches \*\*(?=.*\d)[^\s\]]*\*\*",
+}
+
+# 2^-rank is exactly 0.0 in float64 beyond rank 1074, so a window of this many undrawn rows per
+# domain gives the same distribution as weighting the whole domain (as the notebook does).
+RANK_WINDOW = 1100
+
+DEFAULT_AIME = ("*AIME*", "aime*")
+DEFAULT_GPQA = ("*gpqa*", "*GPQA*")
+DEFAULT_MATH = ("*openaimath*", "math", "math/*", "MATH", "MATH/*")
+
+
+@dataclass(frozen=True)
+class SelectConfig:
+    """The options of a selection run (the ``s1 select`` options, one field each)."""
+
+    mode: str = "s1k"
+    size: int = 1000
+    easy_if: tuple[str, ...] = ("qwen7b_correct", "qwen32b_correct")
+    length_column: str = "thinking_tokens"
+    domain_column: str = "msc"
+    trace_correct_column: str = "gemini_correct"
+    preselect: bool | None = None  # None: on in s1k mode
+    math_min_tokens: float = 5600
+    aime_sources: tuple[str, ...] = DEFAULT_AIME
+    gpqa_sources: tuple[str, ...] = DEFAULT_GPQA
+    math_sources: tuple[str, ...] = DEFAULT_MATH
+    benchmark_weighting_after: int | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ConfigError(f"--mode {self.mode!r}: choose one of {', '.join(MODES)}")
+        if self.size < 1:
+            raise ConfigError(f"--size {self.size}: must be at least 1")
+        if self.mode != "s1k" and self.preselect:
+            raise ConfigError(f"--preselect applies to --mode s1k only, not --mode {self.mode}")
+        if self.benchmark_weighting_after is not None:
+            if self.mode != "s1k":
+                raise ConfigError(f"--benchmark-weighting-after applies to --mode s1k only, not --mode {self.mode}")
+            if self.benchmark_weighting_after < 0:
+                raise ConfigError(f"--benchmark-weighting-after {self.benchmark_weighting_after}: must be 0 or more")
+        if any(not column.strip() for column in self.easy_if):
+            raise ConfigError(f"--easy-if: empty column name in {','.join(self.easy_if)!r}")
+        for option, value in (("--length-column", self.length_column), ("--domain-column", self.domain_column),
+                              ("--trace-correct-column", self.trace_correct_column)):
+            if not value.strip():
+                raise ConfigError(f"{option}: needs a column name")
+        if self.seed < 0:
+            raise ConfigError(f"--seed {self.seed}: must be 0 or more")
+
+    @property
+    def preselecting(self) -> bool:
+        return self.mode == "s1k" and self.preselect is not False
+
+    def columns_read(self) -> tuple[str, ...]:
+        """Every column selection may read; the rest of a row only needs to be carried through."""
+        return tuple(dict.fromkeys(("question", "source", "thinking", self.length_column, self.domain_column,
+                                    *self.easy_if, self.trace_correct_column)))
+
+
+def slim_row(row: Mapping[str, Any], config: SelectConfig) -> Row:
+    """The part of a row selection reads, so a pool with long traces fits in memory.
+
+    The trace itself is only checked for presence, so it is replaced by a marker.
+    """
+    slim = {column: row[column] for column in config.columns_read() if column in row}
+    if slim.get("thinking") is not None and "thinking" not in (config.length_column, config.domain_column):
+        slim["thinking"] = True
+    return slim
+
+
+# ---------------------------------------------------------------------------- results
+
+
+@dataclass
+class Stage:
+    """One line of the stage table: the rows left after a filter, or the rows a rule kept."""
+
+    name: str
+    rows: int
+    change: int | None  # rows dropped by a filter (negative) or kept by a picking rule (positive)
+    rule: str
+    detail: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class SelectionReport:
+    """Everything the paper reports about its selection (§2, Figure 2), for any mode."""
+
+    source_name: str
+    mode: str
+    size: int
+    seed: int
+    length_column: str
+    domain_column: str
+    stages: list[Stage]
+    selected: int
+    selected_by: dict[str, int]
+    # (domain, name or "", rows in the sampling pool, rows selected), most selected first
+    domains: list[tuple[str, str, int, int]]
+    sampling_pool: str  # which stage the per-domain pool counts refer to
+    # source → counts per stage column (see source_columns), most selected first
+    sources: list[tuple[str, list[int]]]
+    source_columns: list[str]
+    # stage → {statistic: value} of the length column
+    lengths: dict[str, dict[str, float]]
+    benchmark_weights: dict[str, float] = field(default_factory=dict)
+    redraws: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def domains_in_pool(self) -> int:
+        return sum(1 for _, _, pool, _ in self.domains if pool)
+
+    @property
+    def domains_selected(self) -> int:
+        return sum(1 for *_, chosen in self.domains if chosen)
+
+    def to_markdown(self) -> str:
+        return render_markdown(self)
+
+
+@dataclass
+class Selection:
+    """Which rows were selected (input order), by which rule, and the report."""
+
+    indices: np.ndarray  # positions of the selected rows in the input
+    rules: list[str]  # selected_by of each of them
+    report: SelectionReport
+    pool: Sequence[Row] = field(repr=False, default=())
+
+    @property
+    def rows(self) -> list[Row]:
+        """The selected rows of the pool given to ``select``, each with its ``selected_by``."""
+        return [{**self.pool[i], "selected_by": rule} for i, rule in zip(self.indices, self.rules, strict=True)]
+
+
+class MissingColumn(InputError):
+    """A column the mode needs is in no row; ``option`` names the setting that chooses it."""
+
+    def __init__(self, message: str, column: str, option: str) -> None:
+        super().__init__(message)
+        self.column, self.option = column, option
+
+
+# ---------------------------------------------------------------------------- columns
+
+
+class _Columns:
+    """The pool's columns that selection reads, pulled out of the rows once and checked."""
+
+    def __init__(self, rows: Sequence[Mapping[str, Any]], name: str) -> None:
+        self.rows, self.name, self.n = rows, name, len(rows)
+        self._present: dict[str, bool] = {}
+        self._values: dict[str, list[Any]] = {}
+        self._booleans: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def present(self, column: str) -> bool:
+        if column not in self._present:
+            self._present[column] = any(column in row for row in self.rows)
+        return self._present[column]
+
+    def require(self, column: str, option: str, why: str) -> None:
+        if not self.present(column):
+            hint = f"set it with {option}" if option.startswith("--") else option
+            raise MissingColumn(f"{self.name}: column {column!r} is missing ({why}; {hint}, or rename a column "
+                                f"with --map {column}=OLD)", column, option)
+
+    def values(self, column: str) -> list[Any]:
+        if column not in self._values:
+            self._values[column] = [row.get(column) for row in self.rows]
+        return self._values[column]
+
+    def where(self, index: int) -> str:
+        return f"{self.name}:row {index + 1}"
+
+    def objects(self, column: str) -> np.ndarray:
+        """The column as a numpy object array (``fromiter`` keeps list values as single items)."""
+        return np.fromiter(self.values(column), dtype=object, count=self.n)
+
+    def null_mask(self, column: str) -> np.ndarray:
+        return pd.isna(self.objects(column))
+
+    def numbers(self, column: str) -> np.ndarray:
+        """A float array (NaN for null); anything that is not a number (or numeric text) is an error."""
+        values = self.values(column)
+        kinds = set(map(type, values)) - {type(None)}
+        if all(issubclass(k, (int, float, np.integer, np.floating)) and k is not bool for k in kinds):
+            array = self.objects(column)
+            array[pd.isna(array)] = np.nan
+            return array.astype(float)
+        out = np.empty(self.n)
+        for i, v in enumerate(values):
+            if v is None:
+                out[i] = np.nan
+                continue
+            try:
+                if isinstance(v, bool):
+                    raise ValueError
+                out[i] = float(v)
+            except (TypeError, ValueError):
+                raise InputError(located(self.where(i), f"column {column!r} must be a number, got "
+                                                        f"{_describe(v)}")) from None
+        return out
+
+    def booleans(self, column: str) -> tuple[np.ndarray, np.ndarray]:
+        """(value, null) arrays; text such as "true"/"False" (CSV) is read as a boolean."""
+        if column not in self._booleans:
+            self._booleans[column] = self._parse_booleans(column)
+        return self._booleans[column]
+
+    def _parse_booleans(self, column: str) -> tuple[np.ndarray, np.ndarray]:
+        values = self.values(column)
+        if set(map(type, values)) <= {bool, np.bool_, type(None)}:
+            array = self.objects(column)
+            null = pd.isna(array)
+            array[null] = False
+            return array.astype(bool), null
+        value, null = np.zeros(self.n, bool), np.zeros(self.n, bool)
+        for i, v in enumerate(values):
+            if v is None or (isinstance(v, float) and math.isnan(v)):
+                null[i] = True
+                continue
+            if isinstance(v, str):
+                with suppress(ValueError):
+                    v = from_text(v, BOOL)
+            if not isinstance(v, (bool, np.bool_)):
+                raise InputError(located(self.where(i), f"column {column!r} must be a boolean, got {_describe(v)}"))
+            value[i] = v
+        return value, null
+
+    def labels(self, column: str) -> tuple[np.ndarray, list[str]]:
+        """Integer codes (-1 for null) and the sorted distinct labels, as text."""
+        try:
+            codes, uniques = pd.factorize(self.objects(column))
+        except TypeError:  # an unhashable value: find it to name its row
+            for i, v in enumerate(self.values(column)):
+                if isinstance(v, (dict, list)):
+                    raise InputError(located(self.where(i), f"column {column!r} must be a label (text or number), "
+                                                            f"got {_describe(v)}")) from None
+            raise
+        return _sorted_codes(codes, [u if isinstance(u, str) else str(u) for u in uniques])
+
+    def texts(self, column: str) -> pa.Array:
+        values = self.values(column)
+        try:
+            return pa.array(values, type=pa.string())
+        except (pa.ArrowException, TypeError, ValueError):
+            for i, v in enumerate(values):
+                if v is not None and not isinstance(v, str):
+                    raise InputError(located(self.where(i), f"column {column!r} must be a string, got "
+                                                            f"{_describe(v)}")) from None
+            raise
+
+
+def _describe(value: Any) -> str:
+    kind = {dict: "object", list: "array", str: "string", bool: "boolean"}.get(type(value), type(value).__name__)
+    text = repr(value) if not isinstance(value, str) else f'"{value}"'
+    return f"{kind} ({text[:40]})"
+
+
+def _sorted_codes(codes: np.ndarray, texts: list[str]) -> tuple[np.ndarray, list[str]]:
+    """Renumber factorized codes in sorted label order, so codes do not depend on row order."""
+    names = sorted(set(texts))
+    rank = {label: i for i, label in enumerate(names)}
+    remap = np.array([rank[t] for t in texts] or [0], dtype=np.int64)
+    return np.where(codes >= 0, remap[np.maximum(codes, 0)], -1), names
+
+
+def match_sources(sources: Sequence[str | None], patterns: Sequence[str]) -> np.ndarray:
+    """Which sources match any of the (case-sensitive, shell-style) patterns."""
+    codes, uniques = pd.factorize(np.fromiter(sources, dtype=object, count=len(sources)))
+    hits = np.array([any(fnmatchcase(str(s), p) for p in patterns) for s in uniques] + [False], bool)
+    return hits[codes]  # code -1 (null) picks the trailing False
+
+
+# ---------------------------------------------------------------------------- rules
+
+
+def format_problems(questions: pa.Array | Sequence[str | None]) -> dict[str, np.ndarray]:
+    """For each formatting rule, which questions trip it (null questions trip none)."""
+    if not isinstance(questions, pa.Array):
+        questions = pa.array(list(questions), type=pa.string())
+
+    def mask(result: pa.Array) -> np.ndarray:
+        return np.asarray(result.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+
+    bold = mask(pc.match_substring(questions, "**"))
+    # RE2 (pyarrow) has no lookahead, so the bold rule runs Python's re on the few candidates.
+    candidates = np.flatnonzero(bold)
+    texts = questions.take(pa.array(candidates, type=pa.int64())).to_pylist() if candidates.size else []
+    bold[candidates] = [BOLD_DIGITS.search(t) is not None for t in texts]
+    return {
+        "asy": mask(pc.match_substring(questions, ASY)),
+        "image": mask(pc.match_substring(questions, IMAGE)),
+        "numbering": mask(pc.match_substring_regex(questions, NUMBERING)),
+        "bold-digits": bold,
+    }
+
+
+def benchmark_domain_weights(domain: np.ndarray, is_aime: np.ndarray, is_gpqa: np.ndarray,
+                             n_domains: int) -> np.ndarray:
+    """Domain weights from the benchmark-like rows of the sampling pool, as the notebook builds them.
+
+    AIME rows count 1 each; GPQA counts are scaled so GPQA as a whole weighs half of AIME, and
+    truncated to integers (``int(count * 0.5 * n_aime / n_gpqa)``). With no AIME rows the GPQA
+    counts are used as they are (the notebook would divide by zero or weigh nothing).
+    """
+    aime = np.bincount(domain[is_aime], minlength=n_domains).astype(float)
+    gpqa = np.bincount(domain[is_gpqa], minlength=n_domains).astype(float)
+    n_aime, n_gpqa = aime.sum(), gpqa.sum()
+    if n_aime and n_gpqa:
+        ratio = 0.5 * n_aime / n_gpqa
+        gpqa = np.floor(gpqa * ratio)
+    return aime + gpqa
+
+
+# ---------------------------------------------------------------------------- sampling
+
+
+@dataclass
+class Picks:
+    """Rows picked by a sampler, in pick order, with the rule behind each pick."""
+
+    rows: list[int] = field(default_factory=list)
+    rules: list[str] = field(default_factory=list)
+    redraws: int = 0
+    fallback_after: int | None = None  # selection size when benchmark weights ran out
+
+
+def sample_by_domain(domain: np.ndarray, length: np.ndarray | None, size: int, rng: np.random.Generator, *,
+                     already: np.ndarray | None = None, domain_weights: np.ndarray | None = None,
+                     weighting_after: int | None = None) -> Picks:
+    """Pick rows domain by domain until ``already`` plus the picks hold ``size`` rows or the pool is empty.
+
+    Each pick chooses a domain uniformly among those with rows left (or by ``domain_weights``
+    once the selection holds ``weighting_after`` rows), then a row of it: with ``length`` the
+    row of rank r (0 = longest trace; ties keep input order) is drawn with probability ∝ 2^-r,
+    without ``length`` uniformly. The drawn row leaves the pool. Rows in ``already`` stay in the
+    pool; drawing one adds nothing (a redraw), as in the s1 notebook.
+    """
+    m = domain.size
+    n_domains = int(domain.max()) + 1 if m else 0
+    chosen = np.zeros(m, bool) if already is None else already.copy()
+    count = int(chosen.sum())
+    picks = Picks()
+    if m == 0 or count >= size:
+        return picks
+    # Each domain's rows as one slice of `order`: longest first (ties in input order), or, for
+    # uniform draws, a random permutation, so that taking the next row is a uniform draw.
+    tiebreak = rng.random(m) if length is None else np.arange(m)
+    order = np.lexsort((tiebreak, domain)) if length is None else np.lexsort((tiebreak, -length, domain))
+    counts = np.bincount(domain, minlength=n_domains)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    ends = starts + counts
+    head = starts.copy()  # first undrawn position of each domain's slice of `order`
+    left = counts.copy()
+    draws = np.zeros(n_domains, dtype=np.int64)
+    drawn = np.zeros(m, bool)  # by position in `order`
+    alive = [d for d in range(n_domains) if counts[d]]
+    weights = None if domain_weights is None else np.asarray(domain_weights, dtype=float)
+    geometric = np.cumsum(np.power(2.0, -np.arange(RANK_WINDOW)))
+
+    while count < size and alive:
+        rule = "diversity:uniform" if length is not None else "diverse"
+        d = None
+        if weights is not None and weighting_after is not None and count >= weighting_after:
+            w = weights[alive]
+            total = w.sum()
+            if total > 0:
+                d = alive[int(np.searchsorted(np.cumsum(w), rng.random() * total, side="right"))]
+                rule = "diversity:benchmark"
+            elif picks.fallback_after is None:
+                picks.fallback_after = count
+        if d is None:
+            d = alive[int(rng.integers(len(alive)))]
+        start = head[d]
+        if length is None:
+            position = start
+        else:
+            # Drawn rows sit near the top of a domain, so a window of (draws + RANK_WINDOW)
+            # positions holds the RANK_WINDOW highest-ranked undrawn rows.
+            stop = min(ends[d], start + draws[d] + RANK_WINDOW)
+            free = start + np.flatnonzero(~drawn[start:stop])[:RANK_WINDOW]
+            cdf = geometric[: free.size]
+            position = int(free[int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"))])
+        drawn[position] = True
+        draws[d] += 1
+        left[d] -= 1
+        while head[d] < ends[d] and drawn[head[d]]:
+            head[d] += 1
+        if left[d] == 0:
+            alive.remove(d)
+        row = int(order[position])
+        if chosen[row]:
+            picks.redraws += 1
+            continue
+        chosen[row] = True
+        picks.rows.append(row)
+        picks.rules.append(rule)
+        count += 1
+    return picks
+
+
+# ---------------------------------------------------------------------------- the selection
+
+
+def select(rows: Sequence[Row], config: SelectConfig, *, name: str = "input") -> Selection:
+    """Select rows from a pool as ``config.mode`` says; ``name`` (the input file) prefixes errors.
+
+    Raises ``MissingColumn`` when a column the mode needs is in no row, ``InputError`` naming the
+    row and column for a value of the wrong type, and ``ConfigError`` for options that cannot work.
+    """
+    cols = _Columns(rows, name)
+    n = cols.n
+    mode = config.mode
+    rng = np.random.default_rng(config.seed)
+    warnings: list[str] = []
+
+    uses_length = mode in ("s1k", "longest")
+    uses_domain = mode in ("s1k", "diverse")
+    if mode != "all":
+        cols.require("question", "--map question=OLD", "the quality filter reads the question")
+    if uses_length:
+        cols.require(config.length_column, "--length-column", f"--mode {mode} ranks rows by trace length")
+    if uses_domain:
+        cols.require(config.domain_column, "--domain-column", f"--mode {mode} samples across domains")
+    easy_if = config.easy_if if mode == "s1k" else ()
+    for column in easy_if:
+        cols.require(column, "--easy-if", "the difficulty filter drops rows an attempt model got right")
+    if config.preselecting:
+        cols.require(config.trace_correct_column, "--trace-correct-column",
+                     "pre-selection keeps rows whose reference trace was judged correct; or pass --no-preselect")
+    if config.preselecting or config.benchmark_weighting_after is not None:
+        cols.require("source", "--map source=OLD (e.g. --map source=source_type)",
+                     "pre-selection and benchmark weighting match sources")
+
+    length = cols.numbers(config.length_column) if cols.present(config.length_column) else None
+    domain, domain_names = (cols.labels(config.domain_column) if cols.present(config.domain_column)
+                            else (None, []))
+    sources = cols.values("source") if cols.present("source") else None
+    if sources is not None:
+        sources = [None if s is None else str(s) for s in sources]
+    is_aime = match_sources(sources, config.aime_sources) if sources is not None else np.zeros(n, bool)
+
+    stages = [Stage("input", n, None, "every row of the pool")]
+    stage_masks: dict[str, np.ndarray] = {"input": np.ones(n, bool)}
+    keep = np.ones(n, bool)
+    if mode != "all":
+        # 1. Quality: complete features, then formatting.
+        features = ["question", "thinking", config.length_column, config.domain_column, *config.easy_if,
+                    config.trace_correct_column]
+        missing: dict[str, int] = {}
+        for column in dict.fromkeys(features):
+            if not cols.present(column):
+                continue
+            if column in config.easy_if or column == config.trace_correct_column:
+                _, null = cols.booleans(column)
+            elif column == config.length_column:
+                null = np.isnan(length)
+            elif column == config.domain_column:
+                null = domain < 0
+            else:
+                null = cols.null_mask(column)
+            missing[column] = int(null.sum())
+            keep &= ~null
+        stages.append(Stage("quality: features", int(keep.sum()), -int(n - keep.sum()),
+                            "drop rows with a missing feature (no " + ", no ".join(missing) + ")",
+                            {f"null {c}": k for c, k in missing.items() if k}))
+        before = int(keep.sum())
+        problems = format_problems(cols.texts("question"))
+        bad = problems["image"] | problems["numbering"] | problems["bold-digits"] | problems["asy"]
+        # The notebook's AIME exception: a question with [asy] from AIME is kept whatever else it holds.
+        exempt = problems["asy"] & is_aime
+        bad &= ~exempt
+        detail = {rule: int((hit & keep).sum()) for rule, hit in problems.items()}
+        detail["asy kept (AIME)"] = int((exempt & keep).sum())
+        keep &= ~bad
+        stages.append(Stage("quality: formatting", int(keep.sum()), int(keep.sum()) - before,
+                            "drop questions with `[asy]` (unless AIME), `![Image]`, `p1.`…`p999.`, bold with digits",
+                            {k: v for k, v in detail.items() if v}))
+        stage_masks["quality"] = keep.copy()
+
+    if mode == "s1k":
+        before = int(keep.sum())
+        if easy_if:
+            easy = np.zeros(n, bool)
+            detail = {}
+            for column in easy_if:
+                value, _ = cols.booleans(column)
+                detail[f"{column} true"] = int((value & keep).sum())
+                easy |= value
+            keep &= ~easy
+            stages.append(Stage("difficulty", int(keep.sum()), int(keep.sum()) - before,
+                                "drop questions any attempt model got right (" + " or ".join(easy_if) + ")", detail))
+        else:
+            stages.append(Stage("difficulty", before, 0, "skipped (--easy-if is empty)"))
+        stage_masks["difficulty"] = keep.copy()
+
+    pool = np.flatnonzero(keep)
+    chosen = np.zeros(n, bool)
+    rule_of = np.full(n, "", dtype=object)
+    redraws = 0
+    benchmark_weights: dict[str, float] = {}
+    size = config.size
+
+    if mode == "all":
+        chosen[:] = True
+        rule_of[:] = "all"
+        stages.append(Stage("selected", n, None, "every row (no sampling; --size is ignored)"))
+    elif mode == "random":
+        take = rng.choice(pool.size, size=min(size, pool.size), replace=False) if pool.size else pool
+        chosen[pool[take]] = True
+        rule_of[pool[take]] = "random"
+    elif mode == "longest":
+        order = pool[np.lexsort((pool, -length[pool]))]
+        chosen[order[:size]] = True
+        rule_of[order[:size]] = "longest"
+    elif mode == "diverse":
+        picks = sample_by_domain(domain[pool], None, size, rng)
+        picked = pool[np.asarray(picks.rows, dtype=np.int64)]
+        chosen[picked] = True
+        rule_of[picked] = "diverse"
+    else:
+        already = np.zeros(pool.size, bool)
+        if config.preselecting:
+            correct, _ = cols.booleans(config.trace_correct_column)
+            is_gpqa = match_sources(sources, config.gpqa_sources)
+            is_math = match_sources(sources, config.math_sources)
+            long_math = is_math & (length > config.math_min_tokens)
+            rules = {"preselect:gpqa": is_gpqa, "preselect:aime": is_aime & ~is_gpqa,
+                     "preselect:math-long": long_math & ~is_aime & ~is_gpqa}
+            detail = {}
+            for rule, hit in rules.items():
+                hit = hit & correct & keep
+                rule_of[hit] = rule
+                chosen |= hit
+                detail[rule.split(":")[1]] = int(hit.sum())
+            already = chosen[pool]
+            stages.append(Stage("pre-selection", int(chosen.sum()), int(chosen.sum()),
+                                f"keep rows whose trace was judged correct ({config.trace_correct_column}) from "
+                                f"GPQA or AIME, or from MATH with {config.length_column} > "
+                                f"{config.math_min_tokens:g}", detail))
+            if chosen.sum() > size:
+                warnings.append(f"pre-selection alone kept {int(chosen.sum()):,} rows, more than --size {size:,}; "
+                                "all are kept (pass --no-preselect to sample exactly --size rows)")
+        domain_weights = None
+        if config.benchmark_weighting_after is not None:
+            local_domain = domain[pool]
+            domain_weights = benchmark_domain_weights(
+                local_domain, is_aime[pool], match_sources(sources, config.gpqa_sources)[pool], len(domain_names))
+            if not domain_weights.any():
+                raise ConfigError("--benchmark-weighting-after: the sampling pool has no AIME or GPQA rows to weigh "
+                                  "domains by (sources are matched by --aime-sources and --gpqa-sources)")
+            total = domain_weights.sum()
+            benchmark_weights = {domain_names[d]: float(w / total) for d, w in enumerate(domain_weights) if w}
+        picks = sample_by_domain(domain[pool], length[pool], size, rng, already=already,
+                                 domain_weights=domain_weights, weighting_after=config.benchmark_weighting_after)
+        picked = pool[np.asarray(picks.rows, dtype=np.int64)]
+        chosen[picked] = True
+        rule_of[picked] = picks.rules
+        redraws = picks.redraws
+        detail = {}
+        for rule in picks.rules:
+            detail[rule.split(":")[1]] = detail.get(rule.split(":")[1], 0) + 1
+        if redraws:
+            detail["redraws of pre-selected rows"] = redraws
+        stages.append(Stage("diversity sampling", len(picks.rows), len(picks.rows),
+                            "pick a domain uniformly, then a row ∝ 2^-rank by trace length", detail))
+        if picks.fallback_after is not None:
+            warnings.append(f"benchmark-weighted domains ran out when the selection held {picks.fallback_after:,} "
+                            "rows; later picks chose domains uniformly")
+
+    selected = int(chosen.sum())
+    if mode != "all":
+        stages.append(Stage("selected", selected, None, _mode_rule(mode)))
+        if pool.size < size:
+            after = "difficulty" if mode == "s1k" else "quality"
+            warnings.append(f"--size {size:,} is more than the {pool.size:,} rows left after the {after} filter; "
+                            f"all {selected:,} are selected")
+
+    indices = np.flatnonzero(chosen)
+    rules = [str(rule_of[i]) for i in indices]
+    report = _report(config, name, cols, stages, stage_masks, chosen, rule_of, length, domain, domain_names,
+                     sources, pool, redraws, benchmark_weights, warnings)
+    return Selection(indices, rules, report, rows)
+
+
+def _mode_rule(mode: str) -> str:
+    if mode == "s1k":
+        return "pre-selected + sampled rows"
+    return MODE_HELP[mode]
+
+
+# ---------------------------------------------------------------------------- report
+
+PERCENTILES = (("min", 0), ("p10", 10), ("p25", 25), ("median", 50), ("p75", 75), ("p90", 90), ("max", 100))
+
+
+def length_stats(values: np.ndarray) -> dict[str, float]:
+    values = values[~np.isnan(values)]
+    if not values.size:
+        return {}
+    stats = dict(zip([k for k, _ in PERCENTILES], np.percentile(values, [q for _, q in PERCENTILES]), strict=True))
+    stats["mean"] = float(values.mean())
+    stats["rows"] = float(values.size)
+    return {k: float(v) for k, v in stats.items()}
+
+
+def _msc_names(labels: list[str]) -> dict[str, str]:
+    from .bundled import msc_classes
+
+    table = dict(msc_classes())
+    return {label: table[label] for label in labels if label in table}
+
+
+def _report(config: SelectConfig, name: str, cols: _Columns, stages: list[Stage], stage_masks: dict[str, np.ndarray],
+            chosen: np.ndarray, rule_of: np.ndarray, length: np.ndarray | None, domain: np.ndarray | None,
+            domain_names: list[str], sources: list[str | None] | None, pool: np.ndarray, redraws: int,
+            benchmark_weights: dict[str, float], warnings: list[str]) -> SelectionReport:
+    masks = {**stage_masks, "selected": chosen}
+    by_rule: dict[str, int] = {}
+    for rule in rule_of[chosen]:
+        by_rule[rule] = by_rule.get(rule, 0) + 1
+
+    domains: list[tuple[str, str, int, int]] = []
+    pool_stage = {"s1k": "difficulty", "all": "input"}.get(config.mode, "quality")
+    if domain is not None:
+        pool_mask = np.zeros(cols.n, bool)
+        pool_mask[pool] = True
+        valid = domain >= 0
+        in_pool = np.bincount(domain[valid & pool_mask], minlength=len(domain_names))
+        picked = np.bincount(domain[valid & chosen], minlength=len(domain_names))
+        titles = _msc_names(domain_names)
+        domains = [(label, titles.get(label, ""), int(in_pool[d]), int(picked[d]))
+                   for d, label in enumerate(domain_names) if in_pool[d] or picked[d]]
+        domains.sort(key=lambda t: (-t[3], -t[2], t[0]))
+
+    source_rows: list[tuple[str, list[int]]] = []
+    columns = list(masks)
+    if sources is not None:
+        code, uniques = pd.factorize(np.fromiter(sources, dtype=object, count=cols.n), use_na_sentinel=False)
+        names = ["(none)" if s is None or (isinstance(s, float) and math.isnan(s)) else str(s) for s in uniques]
+        table = {c: np.bincount(code[m], minlength=len(names)) for c, m in masks.items()}
+        source_rows = [(s, [int(table[c][i]) for c in columns]) for i, s in enumerate(names)]
+        source_rows.sort(key=lambda t: (-t[1][-1], -t[1][0], t[0]))
+
+    lengths = {}
+    if length is not None:
+        lengths = {stage: stats for stage, m in masks.items() if (stats := length_stats(length[m]))}
+
+    return SelectionReport(
+        source_name=name, mode=config.mode, size=config.size, seed=config.seed,
+        length_column=config.length_column, domain_column=config.domain_column, stages=stages,
+        selected=int(chosen.sum()), selected_by=dict(sorted(by_rule.items(), key=lambda kv: -kv[1])),
+        domains=domains, sampling_pool=pool_stage, sources=source_rows, source_columns=columns,
+        lengths=lengths, benchmark_weights=benchmark_weights, redraws=redraws, warnings=warnings)
+
+
+def _fmt(value: float) -> str:
+    return f"{value:,.0f}" if float(value).is_integer() or abs(value) >= 100 else f"{value:,.1f}"
+
+
+def _md_table(header: list[str], rows: list[list[str]], right: set[int] = frozenset()) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |",
+             "|" + "|".join("---:" if i in right else "---" for i in range(len(header))) + "|"]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    return [*lines, ""]
+
+
+def render_markdown(report: SelectionReport) -> str:
+    """The report as Markdown: stages, rules, domains, sources and trace lengths."""
+    r = report
+    out = [f"# s1 select: {r.selected:,} rows from {r.source_name}", "",
+           f"Mode `{r.mode}` ({MODE_HELP[r.mode]}); size {r.size:,}; seed {r.seed}.", ""]
+    for warning in r.warnings:
+        out += [f"> **warning:** {warning}", ""]
+    out += ["## Stages", ""]
+    out += _md_table(["stage", "rows", "change", "rule", "detail"],
+                     [[s.name, f"{s.rows:,}", "" if s.change is None else f"{s.change:+,}" if s.change else "0", s.rule,
+                       ", ".join(f"{k}: {v:,}" for k, v in s.detail.items())] for s in r.stages], {1, 2})
+    out += ["## Kept by", ""]
+    out += _md_table(["selected_by", "rows"], [[k, f"{v:,}"] for k, v in r.selected_by.items()], {1})
+    if r.lengths:
+        keys = [k for k, _ in PERCENTILES] + ["mean"]
+        out += [f"## Trace length (`{r.length_column}`)", ""]
+        out += _md_table(["stage", "rows", *keys],
+                         [[stage, _fmt(s["rows"]), *(_fmt(s[k]) for k in keys)] for stage, s in r.lengths.items()],
+                         set(range(1, len(keys) + 2)))
+    if r.domains:
+        out += [f"## Domains (`{r.domain_column}`): {r.domains_selected} of {r.domains_in_pool} covered", "",
+                f"Pool = rows left after the {r.sampling_pool} stage.", ""]
+        out += _md_table(["domain", "name", "pool", "selected"],
+                         [[d, title, f"{p:,}", f"{c:,}"] for d, title, p, c in r.domains], {2, 3})
+    if r.benchmark_weights:
+        out += ["## Benchmark domain weights", ""]
+        out += _md_table(["domain", "weight"], [[d, f"{w:.3f}"] for d, w in
+                                                sorted(r.benchmark_weights.items(), key=lambda kv: -kv[1])], {1})
+    if r.sources:
+        out += ["## Sources", ""]
+        out += _md_table(["source", *r.source_columns], [[s, *(f"{c:,}" for c in counts)] for s, counts in r.sources],
+                         set(range(1, len(r.source_columns) + 1)))
+    return "\n".join(out)
