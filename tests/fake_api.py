@@ -10,6 +10,7 @@ makes every call after the n-th hang until ``release()`` (to kill a client mid-r
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import threading
@@ -68,7 +69,8 @@ class FakeAPI:
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        daemon=True)
 
     # ------------------------------------------------------------------------------ control
 
@@ -176,10 +178,8 @@ class FakeAPI:
                 for name, value in (headers or {}).items():
                     self.send_header(name, value)
                 self.end_headers()
-                try:
+                with contextlib.suppress(OSError):  # the client gave up (timeout): nothing to tell it
                     self.wfile.write(data)
-                except OSError:
-                    pass
 
             def _authorised(self) -> bool:
                 given = self.headers.get("x-api-key") or self.headers.get("authorization", "").removeprefix("Bearer ")
