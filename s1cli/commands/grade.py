@@ -21,6 +21,7 @@ from ..grading import (
     run_direct,
 )
 from ..judges import LLMJudge, RuleJudge
+from ..llm import api_key
 from ..llm.batch import BatchProgress
 from ..llm.cache import default_cache_path
 from ..llm.client import RetryPolicy
@@ -118,15 +119,18 @@ def grade(
     judges = [RuleJudge(s.label, solution=reference == "solution") if s.ref is None
               else LLMJudge(s.label, s.ref, max_tokens=max_tokens) for s in specs]
     plan = GradePlan(name or "", judges, attempt_column, reference, question_column, tuple(count_tokens or ()), counter)
+    price_table = PriceTable.load(prices)
+    if not dry_run:
+        for ref in refs:
+            api_key(ref.backend, base_url=base_url)
+    rows = read_rows(source, require=plan.required(), renames=Renames.parse(map_))
+    _check_token_columns(source, rows, plan)
+    # Nothing is created (cache, log) until the options and the whole input have passed their checks.
     session = LLMSession(SessionOptions(
-        cache_path=None if not refs else (cache or default_cache_path()), prices=PriceTable.load(prices),
+        cache_path=None if not refs else (cache or default_cache_path()), prices=price_table,
         max_cost=max_cost, retry=RetryPolicy(attempts=retries, base=backoff), timeout=timeout, base_url=base_url,
         log_path=None if dest == STDIO or not refs else side_path(dest, "llm-log.jsonl"), offline=dry_run))
     try:
-        if not dry_run:
-            session.check_keys(refs)
-        rows = read_rows(source, require=plan.required(), renames=Renames.parse(map_))
-        _check_token_columns(source, rows, plan)
         clients = {j.label: session.client(j.ref) for j in plan.llm_judges}
         if dry_run:
             _print_estimate(ctx, rows, Grader(plan, {}), clients, batch)

@@ -51,10 +51,8 @@ class RequestLog:
     def __init__(self, path: str | Path | None, secrets: Iterable[str] = ()) -> None:
         self._secrets = [s for s in secrets if s]
         self._lock = threading.Lock()
-        self._fh: IO[str] | None = None
-        if path is not None:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            self._fh = open(path, "a", encoding="utf-8")  # noqa: SIM115 (held open for the run; see close)
+        self._path = Path(path) if path is not None else None
+        self._fh: IO[str] | None = None  # opened at the first event: a run that fails early leaves no file
 
     def redact(self, text: str) -> str:
         for secret in self._secrets:
@@ -62,18 +60,22 @@ class RequestLog:
         return text
 
     def write(self, **event: Any) -> None:
-        if self._fh is None:
+        if self._path is None:
             return
         event = {"time": round(time.time(), 3), **event}
         line = self.redact(json.dumps(event, ensure_ascii=False))
         with self._lock:
+            if self._fh is None:
+                self._path.parent.mkdir(parents=True, exist_ok=True)
+                self._fh = open(self._path, "a", encoding="utf-8")  # noqa: SIM115 (held for the run; see close)
             self._fh.write(line + "\n")
             self._fh.flush()
 
     def close(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
+        with self._lock:
+            if self._fh is not None:
+                self._fh.close()
+                self._fh = None
 
 
 class Client:
