@@ -17,4 +17,8 @@ s1 convert "$OUT/math500.jsonl.gz" "$OUT/math500.roundtrip.jsonl"
 cmp "$OUT/math500.jsonl" "$OUT/math500.roundtrip.jsonl"
 echo "round trip jsonl -> parquet -> stdout | stdin -> csv -> jsonl.gz -> jsonl: identical"
 
+echo "== 3. grade with the rule judge: MATH500's reference solutions as attempts, with token counts"
+s1 grade "$OUT/math500.jsonl" "$OUT/math500.graded.parquet" --judge rule --name reference \
+  --map response=solution --count-tokens response --overwrite
+
 echo "== done: outputs in $OUT/"

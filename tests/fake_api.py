@@ -56,6 +56,7 @@ class FakeAPI:
         self.key = key
         self.reply = reply
         self.batch_polls = batch_polls
+        self.latency = 0.0  # seconds every model call takes (benchmarks)
         self.faults: deque[Fault] = deque()
         self.calls: list[dict[str, Any]] = []  # every model call that reached the server (faults included)
         self.answered: Counter[str] = Counter()  # digest -> replies actually sent
@@ -222,6 +223,8 @@ class FakeAPI:
                     fault = api.faults.popleft() if api.faults else None
                 if api._hold_after is not None and number > api._hold_after:
                     api._released.wait()
+                if api.latency:
+                    time.sleep(api.latency)
                 if fault is not None:
                     if fault.kind == "drop":
                         self.close_connection = True

@@ -28,7 +28,7 @@ from ..llm.client import RetryPolicy
 from ..llm.prices import PriceTable
 from ..llm.session import LLMSession, SessionOptions
 from ..schema import Renames, row_key
-from ..table import EXTENSIONS, STDIO, ResumableWriter, display_name, iter_rows, read_rows, table_format, write_table
+from ..table import EXTENSIONS, STDIO, ResumableWriter, display_name, read_rows, table_format, write_table
 from ..tokens import load_counter
 from ..ui import info, progress, settings
 from . import options
@@ -160,7 +160,7 @@ def _run(ctx: typer.Context, source: str, dest: str, rows: list[dict], plan: Gra
         with writer, progress(ctx, "grading", len(todo)) as advance:
             def write(row: dict) -> None:
                 writer.write(row)
-                if dest == STDIO and len(plan.judges) > 1:
+                if dest == STDIO:
                     written.append(row)
 
             if batch:
@@ -184,9 +184,11 @@ def _run(ctx: typer.Context, source: str, dest: str, rows: list[dict], plan: Gra
         if plan.llm_judges:
             _print_usage(ctx, session)
     info(ctx, f"graded {stats.graded:,} rows into {display_name(dest, writing=True)}")
-    if len(plan.judges) > 1:
-        graded = written if dest == STDIO else iter_rows(dest, unique=False)
-        _report_agreement(ctx, dest, agreement(graded, plan))
+    if plan.judges:
+        graded = written if dest == STDIO else read_rows(dest, unique=False, allow_empty=True)
+        _report_accuracy(ctx, graded, plan)
+        if len(plan.judges) > 1:
+            _report_agreement(ctx, dest, agreement(graded, plan))
     if stats.stopped:
         raise S1Error(f"{stats.stopped}; {len(todo) - stats.graded - stats.failed:,} rows left ungraded; rerun with a "
                       "higher --max-cost to continue (answered rows are cached)")
@@ -242,6 +244,17 @@ def _print_estimate(ctx: typer.Context, rows: list[dict], grader: Grader, client
     high = None if None in highs else sum(highs)
     info(ctx, f"would send {calls:,} calls; estimated cost at most {_money(high)} (every reply at --max-tokens; "
               "an unclear verdict adds one follow-up call)")
+
+
+def _report_accuracy(ctx: typer.Context, rows: list[dict], plan: GradePlan) -> None:
+    for judge in plan.judges:
+        column = plan.columns(judge.label)[0]
+        verdicts = [row.get(column) for row in rows]
+        judged = [v for v in verdicts if v is not None]
+        share = f" ({sum(judged) / len(judged):.1%})" if judged else ""
+        missing = len(verdicts) - len(judged)
+        info(ctx, f"{judge.label} ({column}): {sum(judged):,} of {len(judged):,} correct{share}"
+                  + (f", {missing:,} without a verdict" if missing else ""))
 
 
 def _report_agreement(ctx: typer.Context, dest: str, result: Agreement) -> None:
