@@ -288,6 +288,10 @@ BAD = [
      ["--judge", "rule", "--judge", "rule", "--name", "m"],
      "--judge 'rule': two judges are labelled 'rule'; name them, e.g. --judge sonnet=rule"),
     ({"id": "1", "question": "q", "answer": "1", "response": "1"},
+     ["--judge", "openai:my-model", "--name", "m", "--max-cost", "5", "--base-url", "http://127.0.0.1:9"],
+     '--max-cost: no price for openai:my-model; add one with --prices FILE, e.g. {"openai:my-model": '
+     '{"input": 3.0, "output": 15.0}}'),
+    ({"id": "1", "question": "q", "answer": "1", "response": "1"},
      ["--judge", "openai:gpt-4o", "--name", "m", "--batch", "--base-url", "http://127.0.0.1:9"],
      "--batch works with anthropic judges only (OpenAI-compatible judges are called directly)"),
 ]

@@ -120,6 +120,11 @@ def grade(
               else LLMJudge(s.label, s.ref, max_tokens=max_tokens) for s in specs]
     plan = GradePlan(name or "", judges, attempt_column, reference, question_column, tuple(count_tokens or ()), counter)
     price_table = PriceTable.load(prices)
+    if max_cost is not None:
+        for ref in refs:
+            if price_table.lookup(ref.backend, ref.model) is None:
+                raise ConfigError(f"--max-cost: no price for {ref}; add one with --prices FILE, "
+                                  f'e.g. {{"{ref}": {{"input": 3.0, "output": 15.0}}}}')
     if not dry_run:
         for ref in refs:
             api_key(ref.backend, base_url=base_url)
