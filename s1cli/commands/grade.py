@@ -64,16 +64,16 @@ def grade(
     dest: str = typer.Argument(..., metavar="OUT", help="Output table (its extension picks the format; - for stdout)."),
     judge: list[str] = typer.Option(None, "--judge", "-j", metavar="SPEC",
                                     help="rule, anthropic:MODEL or openai:MODEL, optionally LABEL=SPEC (repeatable; "
-                                         "the first writes <name>_correct, others <name>_<label>_correct)."),
-    name: str = typer.Option(None, "--name", "-n", help="Whose attempts these are: columns <name>_correct and "
-                                                        "<name>_judge (e.g. qwen7b). Needed with --judge."),
+                                         "the first writes NAME_correct, others NAME_LABEL_correct)."),
+    name: str = typer.Option(None, "--name", "-n", help="Whose attempts these are: columns NAME_correct and "
+                                                        "NAME_judge (e.g. qwen7b). Needed with --judge."),
     attempt_column: str = typer.Option("response", "--attempt-column", help="Column holding the attempt."),
     reference: str = typer.Option("answer", "--reference",
                                   help="Reference column: answer (a short answer) or solution (a worked solution; "
                                        "the rule judge takes its last \\boxed{})."),
     question_column: str = typer.Option("question", "--question-column", help="Column with the problem (LLM judges)."),
     count_tokens: list[str] = typer.Option(None, "--count-tokens", metavar="COLUMN",
-                                           help="Count the tokens of COLUMN into <COLUMN>_tokens (repeatable)."),
+                                           help="Count the tokens of COLUMN into COLUMN_tokens (repeatable)."),
     tokenizer: str = typer.Option("tiktoken:cl100k_base", "--tokenizer",
                                   help="tiktoken:ENCODING or hf:PATH (a tokenizer directory) for --count-tokens."),
     base_url: str = typer.Option(None, "--base-url", help="API base URL for the API judges (a proxy, or an "
@@ -95,13 +95,13 @@ def grade(
     map_: list[str] = options.MAP,
     overwrite: bool = options.OVERWRITE,
 ) -> None:
-    """Judge each attempt against its reference and write <name>_correct / <name>_judge (and token counts).
+    """Judge each attempt against its reference and write NAME_correct / NAME_judge (and token counts).
 
     Rule judge: answer extraction + math-verify, offline. LLM judges: the model compares the attempt
     with the reference (prompt s1cli/prompts/judge_v1.md) and ends with Yes or No; an unclear reply
     is asked once more, then recorded as null with its text. Every reply is cached, so reruns cost
     nothing; a killed run resumes where it stopped. Beside OUT: OUT-stem.cost.json (usage and cost),
-    .llm-log.jsonl (one line per call), .disagreements.<ext> (several judges), .batches.json (--batch).
+    .llm-log.jsonl (one line per call), .disagreements.EXT (several judges), .batches.json (--batch).
     """
     table_format(dest)
     specs = parse_judges(judge or []) if judge or not count_tokens else []
