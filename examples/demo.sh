@@ -17,7 +17,11 @@ s1 convert "$OUT/math500.jsonl.gz" "$OUT/math500.roundtrip.jsonl"
 cmp "$OUT/math500.jsonl" "$OUT/math500.roundtrip.jsonl"
 echo "round trip jsonl -> parquet -> stdout | stdin -> csv -> jsonl.gz -> jsonl: identical"
 
-echo "== 3. select an s1K-style set: quality -> difficulty -> diversity (2^-rank by trace length)"
+echo "== 3. grade with the rule judge: MATH500's reference solutions as attempts, with token counts"
+s1 grade "$OUT/math500.jsonl" "$OUT/math500.graded.parquet" --judge rule --name reference \
+  --map response=solution --count-tokens response --overwrite
+
+echo "== 4. select an s1K-style set: quality -> difficulty -> diversity (2^-rank by trace length)"
 # grade and classify-msc will label the pool; until then a script adds SYNTHETIC labels to the demo pool.
 python examples/label_demo_pool.py "$OUT/labelled.jsonl"
 s1 select "$OUT/labelled.jsonl" "$OUT/s1k.jsonl" --size 40 --seed 0 --report "$OUT/s1k.report.md"

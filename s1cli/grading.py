@@ -1,0 +1,330 @@
+"""The grading pipeline behind ``s1 grade``: several judges per row, token counts, direct or batched
+model calls, the agreement audit and the dry-run estimate.
+
+Each judge writes ``<name>_correct`` and ``<name>_judge``; the first judge owns those names and each
+further judge writes ``<name>_<label>_correct`` / ``_judge``, so adding an audit judge never changes
+the columns later steps read. Rule judges and token counts run in the calling (main) thread; LLM
+judges run in a thread pool (direct calls) or in rounds of Message Batches. A row is written only
+when every judge has an answer; a row whose model call failed is left out, for a rerun to pick up
+(its paid replies are cached).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from .errors import ConfigError
+from .judges import Ask, JudgeResult, LLMJudge, RuleJudge
+from .llm import ModelRef, parse_model_ref
+from .llm.accounting import BudgetExceeded, estimate_input_tokens
+from .llm.base import Request, Response
+from .llm.batch import BatchRunner
+from .llm.client import Client, RequestFailed
+from .schema import KEY_COLUMNS, Row
+from .tokens import TokenCounter
+
+Judge = RuleJudge | LLMJudge
+_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+
+
+@dataclass(frozen=True)
+class JudgeSpec:
+    label: str
+    ref: ModelRef | None  # None: the rule judge
+
+
+def parse_judges(specs: Iterable[str]) -> list[JudgeSpec]:
+    """``rule``, ``anthropic:MODEL``, ``openai:MODEL``, each optionally ``LABEL=...`` (default labels:
+    rule, anthropic, openai)."""
+    judges: list[JudgeSpec] = []
+    for spec in specs:
+        label, sep, rest = spec.partition("=")
+        if not sep:
+            label, rest = "", spec
+        rest = rest.strip()
+        ref = None if rest == "rule" else parse_model_ref(rest, option="--judge")
+        label = label.strip() or (ref.backend if ref else "rule")
+        if not _LABEL.match(label):
+            raise ConfigError(f"--judge {spec!r}: a label must be letters, digits, _ or -")
+        if any(j.label == label for j in judges):
+            raise ConfigError(f"--judge {spec!r}: two judges are labelled {label!r}; name them, "
+                              f"e.g. --judge sonnet={rest}")
+        judges.append(JudgeSpec(label, ref))
+    if not judges:
+        raise ConfigError("give at least one --judge (rule, anthropic:MODEL or openai:MODEL) or --count-tokens")
+    return judges
+
+
+@dataclass
+class GradePlan:
+    name: str
+    judges: list[Judge]
+    attempt_column: str = "response"
+    reference_column: str = "answer"
+    question_column: str = "question"
+    count_tokens: tuple[str, ...] = ()
+    counter: TokenCounter | None = None
+
+    def columns(self, label: str) -> tuple[str, str]:
+        prefix = self.name if self.judges and label == self.judges[0].label else f"{self.name}_{label}"
+        return f"{prefix}_correct", f"{prefix}_judge"
+
+    @property
+    def llm_judges(self) -> list[LLMJudge]:
+        return [j for j in self.judges if isinstance(j, LLMJudge)]
+
+    def required(self) -> list[str]:
+        columns = []
+        if self.judges:
+            columns += [self.attempt_column, self.reference_column]
+        if self.llm_judges:
+            columns.append(self.question_column)
+        return columns
+
+    def output_columns(self) -> list[str]:
+        columns = [c for j in self.judges for c in self.columns(j.label)]
+        return columns + [f"{c}_tokens" for c in self.count_tokens]
+
+
+class Pending(Exception):
+    """A reply that is not in the cache yet (batch mode): the request to submit."""
+
+    def __init__(self, label: str, key: str, request: Request) -> None:
+        super().__init__(label)
+        self.items = [(label, key, request)]
+
+
+class Grader:
+    def __init__(self, plan: GradePlan, asks: dict[str, Ask]) -> None:
+        self.plan = plan
+        self.asks = asks
+
+    def _texts(self, row: Row) -> tuple[str, str, str]:
+        plan = self.plan
+        return (str(row.get(plan.question_column) or ""), str(row.get(plan.attempt_column) or ""),
+                str(row.get(plan.reference_column) or ""))
+
+    def llm_part(self, row: Row) -> dict[str, JudgeResult]:
+        """Every LLM judge's verdict for ``row`` (thread-safe). Raises Pending with every missing reply."""
+        question, attempt, reference = self._texts(row)
+        results, pending = {}, None
+        for judge in self.plan.llm_judges:
+            try:
+                results[judge.label] = judge.judge(question, attempt, reference, self.asks[judge.label])
+            except Pending as exc:
+                pending = exc if pending is None else pending
+                if exc is not pending:
+                    pending.items += exc.items
+        if pending is not None:
+            raise pending
+        return results
+
+    def finish(self, row: Row, llm: dict[str, JudgeResult]) -> Row:
+        """The output row: rule verdicts (main thread), LLM verdicts and token counts added."""
+        _, attempt, reference = self._texts(row)
+        out = dict(row)
+        for judge in self.plan.judges:
+            result = llm[judge.label] if isinstance(judge, LLMJudge) else judge.judge(attempt, reference)
+            correct_column, judge_column = self.plan.columns(judge.label)
+            out[correct_column], out[judge_column] = result.correct, result.detail
+        for column in self.plan.count_tokens:
+            value = row.get(column)
+            out[f"{column}_tokens"] = self.plan.counter.count(value) if isinstance(value, str) else None
+        return out
+
+
+@dataclass
+class RunStats:
+    graded: int = 0
+    failed: int = 0
+    first_error: str | None = None
+    stopped: str | None = None  # why the run stopped early (--max-cost)
+
+    def fail(self, exc: Exception) -> None:
+        self.failed += 1
+        self.first_error = self.first_error or str(exc)
+
+
+def run_direct(rows: Iterable[Row], grader: Grader, write: Callable[[Row], None], *, concurrency: int,
+               advance: Callable[[int], None] = lambda n: None) -> RunStats:
+    """Grade rows with direct model calls, ``concurrency`` at a time, writing them in input order."""
+    stats = RunStats()
+    if not grader.plan.llm_judges:
+        for row in rows:
+            write(grader.finish(row, {}))
+            stats.graded += 1
+            advance(1)
+        return stats
+    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="s1-grade")
+    window: deque = deque()
+    source = iter(rows)
+    try:
+        while True:
+            while stats.stopped is None and len(window) < 2 * concurrency:
+                row = next(source, None)
+                if row is None:
+                    break
+                window.append((row, pool.submit(grader.llm_part, row)))
+            if not window:
+                break
+            row, future = window.popleft()
+            try:
+                llm = future.result()
+            except BudgetExceeded as exc:
+                stats.stopped = stats.stopped or str(exc)
+                continue
+            except RequestFailed as exc:
+                stats.fail(exc)
+                advance(1)
+                continue
+            write(grader.finish(row, llm))
+            stats.graded += 1
+            advance(1)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return stats
+
+
+def cached_ask(label: str, client: Client, runner: BatchRunner) -> Ask:
+    """Batch mode: a reply from the cache, or Pending (submit it), or the batch's recorded failure."""
+
+    def ask(request: Request) -> Response:
+        hit = client.cached(request)
+        if hit is not None:
+            return hit
+        key = client.key(request)
+        if key in runner.failures:
+            raise RequestFailed(f"{label}: {runner.failures[key]}")
+        raise Pending(label, key, request)
+
+    return ask
+
+
+def run_batched(rows: Iterable[Row], grader: Grader, runners: dict[str, BatchRunner], write: Callable[[Row], None],
+                *, advance: Callable[[int], None] = lambda n: None, max_rounds: int = 8) -> RunStats:
+    """Grade rows in rounds: every reply missing from the cache goes into one batch per judge; rows are
+    written as soon as all their replies are in (a retry of an unclear verdict takes one more round)."""
+    stats = RunStats()
+    remaining = list(rows)
+    for _ in range(max_rounds + 1):
+        waiting: dict[str, dict[str, Request]] = defaultdict(dict)
+        still = []
+        for row in remaining:
+            try:
+                llm = grader.llm_part(row)
+            except Pending as exc:
+                for label, key, request in exc.items:
+                    waiting[label][key] = request
+                still.append(row)
+                continue
+            except RequestFailed as exc:
+                stats.fail(exc)
+                advance(1)
+                continue
+            write(grader.finish(row, llm))
+            stats.graded += 1
+            advance(1)
+        remaining = still
+        if not remaining or stats.stopped:
+            break
+        for label, requests in waiting.items():
+            try:
+                runners[label].run(requests)
+            except BudgetExceeded as exc:
+                stats.stopped = str(exc)
+    for _ in remaining:
+        if not stats.stopped:
+            stats.fail(RequestFailed("no reply after the batch rounds"))
+    return stats
+
+
+# ------------------------------------------------------------------------------------------ audit
+
+
+@dataclass
+class PairAgreement:
+    first: str
+    second: str
+    compared: int  # rows where both judges gave a verdict
+    agreed: int
+
+    @property
+    def rate(self) -> float | None:
+        return self.agreed / self.compared if self.compared else None
+
+
+@dataclass
+class Agreement:
+    pairs: list[PairAgreement] = field(default_factory=list)
+    disagreements: list[Row] = field(default_factory=list)
+
+
+def agreement(rows: Iterable[Row], plan: GradePlan) -> Agreement:
+    """Agreement of every pair of judges, and the rows where any two verdicts differ."""
+    labels = [j.label for j in plan.judges]
+    columns = {label: plan.columns(label) for label in labels}
+    pairs = {(a, b): PairAgreement(a, b, 0, 0) for i, a in enumerate(labels) for b in labels[i + 1:]}
+    result = Agreement(list(pairs.values()))
+    keep = [*KEY_COLUMNS, plan.question_column, plan.reference_column, plan.attempt_column]
+    for row in rows:
+        verdicts = {label: row.get(columns[label][0]) for label in labels}
+        differ = False
+        for (a, b), pair in pairs.items():
+            if verdicts[a] is None or verdicts[b] is None:
+                continue
+            pair.compared += 1
+            if verdicts[a] == verdicts[b]:
+                pair.agreed += 1
+            else:
+                differ = True
+        if differ:
+            audit = {c: row[c] for c in keep if c in row}
+            for label in labels:
+                audit.update({c: row.get(c) for c in columns[label]})
+            result.disagreements.append(audit)
+    return result
+
+
+# ------------------------------------------------------------------------------------------ dry run
+
+
+@dataclass
+class CallEstimate:
+    label: str
+    model: str
+    calls: int = 0  # requests a run would send (first tries; an unclear verdict adds one more)
+    cached: int = 0
+    input_tokens: int = 0
+    output_tokens_max: int = 0
+    cost_low: float | None = 0.0  # input only
+    cost_high: float | None = 0.0  # every reply at --max-tokens
+
+
+def estimate(rows: Iterable[Row], grader: Grader, clients: dict[str, Client], *, batch: bool) -> list[CallEstimate]:
+    """What grading ``rows`` would send, and cost, without sending anything."""
+    plan = grader.plan
+    estimates = {j.label: CallEstimate(j.label, str(j.ref)) for j in plan.llm_judges}
+    for row in rows:
+        question, attempt, reference = grader._texts(row)
+        if not attempt.strip():
+            continue
+        for judge in plan.llm_judges:
+            client, entry = clients[judge.label], estimates[judge.label]
+            request = judge.request(question, attempt, reference)
+            if client.cache is not None and client.key(request) in client.cache:
+                entry.cached += 1
+                continue
+            entry.calls += 1
+            tokens = estimate_input_tokens(request)
+            entry.input_tokens += tokens
+            entry.output_tokens_max += request.max_tokens
+            prices = client.ledger.prices
+            low = prices.cost(judge.ref.backend, judge.ref.model, tokens, 0, batch=batch)
+            high = prices.cost(judge.ref.backend, judge.ref.model, tokens, request.max_tokens, batch=batch)
+            entry.cost_low = None if low is None or entry.cost_low is None else entry.cost_low + low
+            entry.cost_high = None if high is None or entry.cost_high is None else entry.cost_high + high
+    return list(estimates.values())

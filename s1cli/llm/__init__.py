@@ -1,0 +1,66 @@
+"""Chat model clients behind one protocol, shared by ``grade`` and ``classify-msc``.
+
+- ``base``: Request / Response / Usage and the error kinds every backend raises.
+- ``anthropic``: the Messages API and Message Batches (official SDK); ``openai``: any
+  OpenAI-compatible chat server (plain HTTP).
+- ``client``: cache → budget → retries → accounting → request log, in one ``Client.ask``.
+- ``batch``: Message Batches with a resumable state file; ``cache``: the SQLite response cache;
+  ``prices`` and ``accounting``: one price table, per-model usage, ``--max-cost``.
+
+API keys come from the environment only (``ANTHROPIC_API_KEY``, ``OPENAI_API_KEY``), are handed
+straight to the backend, and are never written to outputs, caches or logs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from ..errors import ConfigError
+from .base import Backend, Request, Response, Usage
+
+BACKENDS = ("anthropic", "openai")
+KEY_VARIABLES = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY"}
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    backend: str
+    model: str
+
+    def __str__(self) -> str:
+        return f"{self.backend}:{self.model}"
+
+
+def parse_model_ref(spec: str, *, option: str = "--judge") -> ModelRef:
+    backend, sep, model = spec.partition(":")
+    if not sep or not model.strip() or backend not in BACKENDS:
+        raise ConfigError(f"{option} {spec!r}: expected anthropic:MODEL or openai:MODEL "
+                          "(e.g. anthropic:claude-3-5-sonnet-20241022)")
+    return ModelRef(backend, model.strip())
+
+
+def api_key(backend: str, *, base_url: str | None = None, environ: Mapping[str, str] = os.environ,
+            required: bool = True) -> str | None:
+    """The key for ``backend`` from its environment variable. OpenAI-compatible servers given with
+    --base-url may need none (vLLM, llama.cpp); the official APIs always do."""
+    variable = KEY_VARIABLES[backend]
+    key = environ.get(variable, "").strip() or None
+    if key is None and required and not (backend == "openai" and base_url):
+        raise ConfigError(f"{backend} judge needs an API key: set {variable} in the environment")
+    return key
+
+
+def make_backend(ref: ModelRef, *, key: str | None, base_url: str | None = None, timeout: float = 120.0) -> Backend:
+    if ref.backend == "anthropic":
+        from .anthropic import AnthropicBackend
+
+        return AnthropicBackend(key or "", base_url=base_url, timeout=timeout)
+    from .openai import OpenAIChatBackend
+
+    return OpenAIChatBackend(key, base_url=base_url or os.environ.get("OPENAI_BASE_URL"), timeout=timeout)
+
+
+__all__ = ["BACKENDS", "KEY_VARIABLES", "Backend", "ModelRef", "Request", "Response", "Usage", "api_key",
+           "make_backend", "parse_model_ref"]

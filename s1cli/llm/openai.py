@@ -1,0 +1,62 @@
+"""OpenAI-compatible chat completions (OpenAI, vLLM, llama.cpp, ollama, ...) over plain HTTP.
+
+One POST to ``{base_url}/chat/completions`` per request, through httpx2 (already installed with the
+anthropic SDK), so no second SDK is needed. The key is sent as a bearer token when there is one:
+local servers usually need none.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx2
+
+from .base import Request, RequestRejected, Response, TransientError, Usage, classify_status
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+
+
+class OpenAIChatBackend:
+    name = "openai"
+
+    def __init__(self, api_key: str | None, *, base_url: str | None = None, timeout: float = 120.0) -> None:
+        self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._http = httpx2.Client(timeout=timeout, headers=headers)
+
+    @staticmethod
+    def body(request: Request) -> dict[str, Any]:
+        messages = [{"role": "system", "content": request.system}] if request.system else []
+        messages += [dict(m) for m in request.messages]
+        return {"model": request.model, "messages": messages, "max_tokens": request.max_tokens, **dict(request.params)}
+
+    def send(self, request: Request) -> Response:
+        try:
+            reply = self._http.post(f"{self.base_url}/chat/completions", json=self.body(request))
+        except httpx2.TimeoutException:
+            raise TransientError("timed out") from None
+        except httpx2.TransportError as exc:
+            raise TransientError(f"connection failed ({type(exc).__name__}: {exc})") from None
+        if reply.status_code >= 400:
+            raise classify_status(reply.status_code, _error_message(reply), reply.headers)
+        try:
+            data = reply.json()
+            choice = data["choices"][0]
+            text = choice["message"].get("content") or ""
+        except (ValueError, KeyError, IndexError, TypeError):
+            raise RequestRejected(f"unexpected reply from {self.base_url}: {reply.text[:200]!r}") from None
+        usage = data.get("usage") or {}
+        return Response(text, Usage(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)),
+                        data)
+
+
+def _error_message(reply: httpx2.Response) -> str:
+    try:
+        error = reply.json().get("error")
+        if isinstance(error, dict):
+            return str(error.get("message", error))
+        if error:
+            return str(error)
+    except (ValueError, AttributeError):
+        pass
+    return reply.text[:200] or reply.reason_phrase

@@ -1,0 +1,264 @@
+"""A real HTTP server on 127.0.0.1 standing in for the Anthropic Messages + Message Batches APIs and an
+OpenAI-compatible chat API, with scripted replies and injected faults.
+
+Replies are scripted by markers inside the prompt: ``<<yes>>`` / ``<<no>>`` give a short rationale
+and that verdict; ``<<garbled>>`` gives no verdict the first time and "No" when asked again;
+``<<garbled-twice>>`` never gives one. Faults are queued (``fail(...)``) and consumed by the next
+model calls: an HTTP status with headers, a dropped connection, or a slow reply. ``hold_after(n)``
+makes every call after the n-th hang until ``release()`` (to kill a client mid-run).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+KEY = "sk-test-7f3a9c1e-SECRET-do-not-log"
+
+
+@dataclass
+class Fault:
+    kind: str  # status, drop, slow
+    status: int = 500
+    headers: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def default_reply(prompt: str, turns: int) -> str:
+    """Scripted judge replies from markers the tests put in the attempts."""
+    if "<<garbled-twice>>" in prompt:
+        return "I would need more context to say."
+    if "<<garbled>>" in prompt:
+        return "Hmm, hard to tell." if turns == 1 else "No"
+    if "<<yes>>" in prompt:
+        return "The attempt reaches the reference answer.\n\nYes"
+    if "<<no>>" in prompt:
+        return "The attempt's final answer differs from the reference.\n\n**No**"
+    return "Verdict: No"
+
+
+def digest(body: dict[str, Any]) -> str:
+    """Identifies a model call by its content (model, system, messages), as the client's cache does."""
+    content = {k: body.get(k) for k in ("model", "system", "messages")}
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
+class FakeAPI:
+    def __init__(self, *, key: str = KEY, reply: Callable[[str, int], str] = default_reply, batch_polls: int = 1):
+        self.key = key
+        self.reply = reply
+        self.batch_polls = batch_polls
+        self.latency = 0.0  # seconds every model call takes (benchmarks)
+        self.faults: deque[Fault] = deque()
+        self.calls: list[dict[str, Any]] = []  # every model call that reached the server (faults included)
+        self.answered: Counter[str] = Counter()  # digest -> replies actually sent
+        self.paths: list[str] = []
+        self.batches: dict[str, dict[str, Any]] = {}
+        self.batch_outcome: Callable[[str, int], str] = lambda custom_id, submission: "succeeded"
+        self.submissions: Counter[str] = Counter()  # custom_id -> times submitted in a batch
+        self.usage: list[tuple[int, int]] = []  # (input, output) tokens of every reply sent (batches included)
+        self._hold_after: int | None = None
+        self._released = threading.Event()
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        daemon=True)
+
+    # ------------------------------------------------------------------------------ control
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def __enter__(self) -> FakeAPI:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._released.set()
+        self._server.shutdown()
+        self._server.server_close()
+
+    def fail(self, *faults: Fault) -> None:
+        self.faults.extend(faults)
+
+    def hold_after(self, n: int | None) -> None:
+        self._hold_after = n
+        if n is None:
+            self._released.set()
+        else:
+            self._released.clear()
+
+    def release(self) -> None:
+        self.hold_after(None)
+
+    # ------------------------------------------------------------------------------ replies
+
+    def _answer(self, body: dict[str, Any]) -> tuple[str, int, int]:
+        messages = body.get("messages", [])
+        prompt = (body.get("system") or "") + "\n".join(str(m.get("content")) for m in messages)
+        turns = sum(1 for m in messages if m.get("role") == "user")
+        text = self.reply(prompt, turns)
+        usage = (len(prompt) // 4 + 10, len(text) // 4 + 1)
+        with self._lock:
+            self.usage.append(usage)
+        return text, *usage
+
+    def _message(self, body: dict[str, Any]) -> dict[str, Any]:
+        text, input_tokens, output_tokens = self._answer(body)
+        return {"id": f"msg_{len(self.calls)}", "type": "message", "role": "assistant", "model": body["model"],
+                "content": [{"type": "text", "text": text}], "stop_reason": "end_turn", "stop_sequence": None,
+                "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens}}
+
+    def _chat(self, body: dict[str, Any]) -> dict[str, Any]:
+        messages = body.get("messages", [])
+        system = "".join(m["content"] for m in messages if m.get("role") == "system")
+        rest = [m for m in messages if m.get("role") != "system"]
+        text, input_tokens, output_tokens = self._answer({"model": body["model"], "system": system, "messages": rest})
+        return {"id": "chatcmpl-1", "object": "chat.completion", "model": body["model"],
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": input_tokens, "completion_tokens": output_tokens,
+                          "total_tokens": input_tokens + output_tokens}}
+
+    def _batch_object(self, batch: dict[str, Any]) -> dict[str, Any]:
+        ended = batch["polls"] >= self.batch_polls
+        n = len(batch["requests"])
+        counts = {"processing": 0 if ended else n, "succeeded": 0, "errored": 0, "canceled": 0, "expired": 0}
+        if ended:
+            for outcome in batch["outcomes"].values():
+                counts[outcome.split(":")[0]] += 1
+        return {"id": batch["id"], "type": "message_batch", "processing_status": "ended" if ended else "in_progress",
+                "request_counts": counts, "created_at": "2025-01-01T00:00:00Z", "expires_at": "2025-01-02T00:00:00Z",
+                "ended_at": "2025-01-01T00:10:00Z" if ended else None, "archived_at": None,
+                "cancel_initiated_at": None,
+                "results_url": f"{self.url}/v1/messages/batches/{batch['id']}/results" if ended else None}
+
+    def _batch_results(self, batch: dict[str, Any]) -> str:
+        lines = []
+        for item in batch["requests"]:
+            outcome = batch["outcomes"][item["custom_id"]]
+            if outcome == "succeeded":
+                result = {"type": "succeeded", "message": self._message(item["params"])}
+                with self._lock:
+                    self.answered[digest(item["params"])] += 1
+            elif outcome.startswith("errored"):
+                kind = outcome.partition(":")[2] or "api_error"
+                result = {"type": "errored", "error": {"type": "error", "error": {"type": kind, "message": kind}}}
+            else:
+                result = {"type": outcome}
+            lines.append(json.dumps({"custom_id": item["custom_id"], "result": result}))
+        return "\n".join(lines) + "\n"
+
+    # ------------------------------------------------------------------------------ HTTP
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None,
+                      content_type: str = "application/json") -> None:
+                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(data)))
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
+                self.end_headers()
+                with contextlib.suppress(OSError):  # the client gave up (timeout): nothing to tell it
+                    self.wfile.write(data)
+
+            def _authorised(self) -> bool:
+                given = self.headers.get("x-api-key") or self.headers.get("authorization", "").removeprefix("Bearer ")
+                if given == api.key:
+                    return True
+                self._send(401, {"type": "error", "error": {"type": "authentication_error",
+                                                            "message": "invalid x-api-key"}})
+                return False
+
+            def do_GET(self) -> None:
+                api.paths.append(f"GET {self.path}")
+                if not self._authorised():
+                    return
+                parts = self.path.strip("/").split("/")
+                if parts[:3] == ["v1", "messages", "batches"] and len(parts) >= 4 and parts[3] in api.batches:
+                    batch = api.batches[parts[3]]
+                    if len(parts) == 5 and parts[4] == "results":
+                        self._send(200, api._batch_results(batch).encode(), content_type="application/binary")
+                    else:
+                        batch["polls"] += 1
+                        self._send(200, api._batch_object(batch))
+                    return
+                self._send(404, {"type": "error", "error": {"type": "not_found_error", "message": self.path}})
+
+            def do_POST(self) -> None:
+                api.paths.append(f"POST {self.path}")
+                length = int(self.headers.get("content-length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}")
+                if not self._authorised():
+                    return
+                if self.path == "/v1/messages/batches":
+                    self._create_batch(body)
+                    return
+                if self.path not in ("/v1/messages", "/v1/chat/completions"):
+                    self._send(404, {"error": {"type": "not_found_error", "message": self.path}})
+                    return
+                with api._lock:
+                    api.calls.append(body)
+                    number = len(api.calls)
+                    fault = api.faults.popleft() if api.faults else None
+                if api._hold_after is not None and number > api._hold_after:
+                    api._released.wait()
+                if api.latency:
+                    time.sleep(api.latency)
+                if fault is not None:
+                    if fault.kind == "drop":
+                        self.close_connection = True
+                        self.connection.shutdown(2)
+                        return
+                    if fault.kind == "slow":
+                        time.sleep(fault.seconds)
+                    else:
+                        self._send(fault.status, {"type": "error", "error": {
+                            "type": "overloaded_error" if fault.status == 529 else "api_error",
+                            "message": f"injected {fault.status}"}}, fault.headers)
+                        return
+                if self.path == "/v1/messages":
+                    reply = api._message(body)
+                    key = digest(body)
+                else:
+                    reply = api._chat(body)
+                    system = "".join(m["content"] for m in body["messages"] if m.get("role") == "system")
+                    key = digest({"model": body["model"], "system": system or None,
+                                  "messages": [m for m in body["messages"] if m.get("role") != "system"]})
+                self._send(200, reply)
+                with api._lock:
+                    api.answered[key] += 1
+
+            def _create_batch(self, body: dict[str, Any]) -> None:
+                with api._lock:
+                    batch_id = f"msgbatch_{len(api.batches) + 1:04d}"
+                    outcomes = {}
+                    for item in body["requests"]:
+                        cid = item["custom_id"]
+                        outcomes[cid] = api.batch_outcome(cid, api.submissions[cid])
+                        api.submissions[cid] += 1
+                    batch = {"id": batch_id, "requests": body["requests"], "polls": 0, "outcomes": outcomes}
+                    api.batches[batch_id] = batch
+                self._send(200, api._batch_object(batch))
+
+        return Handler
