@@ -139,6 +139,7 @@ class Outcome:
     waits: int = 0
     capped: bool = False
     finish: str | None = None  # stop | length | forced
+    seconds: float = field(default=0.0, compare=False)  # wall time from admission to finish
 
 
 def _extend(budget: Budget, tokens: ForcingTokens, thinking_len: int, waits: int) -> bool:

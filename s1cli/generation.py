@@ -4,14 +4,13 @@ output rows in the table contract (thinking, response, token counts, waits, fini
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .engines.base import Engine, Request, Sampling
+from .engines.base import Engine, Request, Sampling, outcomes
 from .errors import ConfigError
-from .forcing import Budget, ForcingTokens
+from .forcing import Budget, ForcingTokens, Outcome
 from .schema import Row
 from .thinking import ThinkingFormat, build_prompt
 
@@ -92,35 +91,25 @@ def pick_driver(engine: Engine, wanted: str) -> str:
 
 
 def generate(engine: Engine, jobs: Sequence[Job], spec: GenerateSpec,
-             on_batch: Callable[[int, int], None] | None = None) -> Iterator[Row]:
-    """Yield one output row per job, a batch at a time; ``on_batch(rows, tokens)`` reports progress."""
+             on_row: Callable[[int], None] | None = None) -> Iterator[Row]:
+    """Yield one output row per job as it finishes; ``on_row(tokens)`` reports progress."""
     tokenizer = engine.tokenizer
     tokens = ForcingTokens.build(tokenizer, spec.fmt, spec.budget, engine.eos_ids)
     driver = pick_driver(engine, spec.driver)
     prompts: dict[str, list[int]] = {}
-
-    def prompt_ids(row: Row) -> list[int]:
-        if row["id"] not in prompts:
-            text = build_prompt(tokenizer, row[spec.prompt_column], spec.fmt, system=spec.system)
-            prompts[row["id"]] = tokenizer(text, add_special_tokens=False)["input_ids"]
-        return prompts[row["id"]]
-
-    for start in range(0, len(jobs), spec.batch_size):
-        batch = jobs[start:start + spec.batch_size]
-        requests = [Request(job.key, prompt_ids(job.row)) for job in batch]
-        began = time.perf_counter()
-        outcomes = engine.force(requests, spec.budget, tokens, spec.sampling, driver)
-        seconds = round(time.perf_counter() - began, 4)
-        produced = 0
-        for job, outcome in zip(batch, outcomes, strict=True):
-            produced += len(outcome.thinking) + len(outcome.response)
-            yield output_row(job, outcome, spec, tokenizer, seconds)
-        prompts.clear()
-        if on_batch:
-            on_batch(len(batch), produced)
+    requests = []
+    for job in jobs:
+        if job.row["id"] not in prompts:
+            text = build_prompt(tokenizer, job.row[spec.prompt_column], spec.fmt, system=spec.system)
+            prompts[job.row["id"]] = tokenizer(text, add_special_tokens=False)["input_ids"]
+        requests.append(Request(job.key, prompts[job.row["id"]]))
+    for index, outcome in outcomes(engine, requests, spec.budget, tokens, spec.sampling, driver, spec.batch_size):
+        if on_row:
+            on_row(len(outcome.thinking) + len(outcome.response))
+        yield output_row(jobs[index], outcome, spec, tokenizer)
 
 
-def output_row(job: Job, outcome: Any, spec: GenerateSpec, tokenizer: Any, seconds: float) -> Row:
+def output_row(job: Job, outcome: Outcome, spec: GenerateSpec, tokenizer: Any) -> Row:
     decode = lambda ids: tokenizer.decode(ids, skip_special_tokens=False)  # noqa: E731
     return {
         **job.row,
@@ -133,5 +122,5 @@ def output_row(job: Job, outcome: Any, spec: GenerateSpec, tokenizer: Any, secon
         "response_tokens": len(outcome.response),
         "waits": outcome.waits,
         "finish": outcome.finish,
-        "seconds": seconds,
+        "seconds": round(outcome.seconds, 4),
     }

@@ -90,3 +90,18 @@ def test_prompts_use_the_model_tokenizer(stopper):
     ids = requests(stopper, FORMATS["s1"])[0].prompt_ids
     assert stopper.tokenizer.decode(ids) == text
     assert isinstance(requests(stopper, FORMATS["s1"])[0], Request)
+
+
+@pytest.mark.parametrize("slots", [1, 2, 4])
+def test_continuous_batching_admits_waiting_requests_and_changes_no_token(stopper, slots):
+    reqs = requests(stopper, FORMATS["s1"]) * 2  # 12 requests of varied length
+    reqs = [Request(f"{r.key}-{i}", r.prompt_ids) for i, r in enumerate(reqs)]
+    tokens = ForcingTokens.build(stopper.tokenizer, FORMATS["s1"], BUDGET, stopper.eos_ids)
+    streamed = list(stopper.stream(reqs, BUDGET, tokens, Sampling(), "single", slots=slots))
+    assert sorted(i for i, _ in streamed) == list(range(len(reqs)))
+    by_index = dict(streamed)
+    assert [by_index[i] for i in range(len(reqs))] == force(stopper, reqs, BUDGET)
+    if slots > 1:
+        order = [i for i, _ in streamed]
+        assert order != sorted(order), "short sequences finish first and free their slot for the next request"
+    assert all(out.seconds > 0 for _, out in streamed)

@@ -96,12 +96,12 @@ def generate_command(
     began, produced = time.perf_counter(), 0
     try:
         with writer, progress(ctx, "generating", len(jobs)) as advance:
-            def on_batch(count: int, tokens: int) -> None:
+            def on_row(tokens: int) -> None:
                 nonlocal produced
                 produced += tokens
-                advance(count, f"{produced / (time.perf_counter() - began):,.0f} tok/s")
+                advance(1, f"{produced / (time.perf_counter() - began):,.0f} tok/s")
 
-            for row in generate(engine, jobs, spec, on_batch):
+            for row in generate(engine, jobs, spec, on_row):
                 writer.write(row)
     finally:
         engine.close()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -66,6 +67,23 @@ class Engine(Protocol):
               driver: str) -> list[Outcome]: ...
 
     def close(self) -> None: ...
+
+
+def outcomes(engine: Engine, requests: Sequence[Request], budget: Budget, tokens: ForcingTokens,
+             sampling: Sampling, driver: str, batch_size: int) -> Iterator[tuple[int, Outcome]]:
+    """(request index, outcome) as they finish: continuously batched where the engine streams,
+    else ``batch_size`` requests at a time."""
+    stream = getattr(engine, "stream", None)
+    if stream is not None:
+        yield from stream(requests, budget, tokens, sampling, driver, batch_size)
+        return
+    for start in range(0, len(requests), batch_size):
+        chunk = requests[start:start + batch_size]
+        began = time.perf_counter()
+        results = engine.force(chunk, budget, tokens, sampling, driver)
+        for offset, outcome in enumerate(results):
+            outcome.seconds = time.perf_counter() - began
+            yield start + offset, outcome
 
 
 def eos_ids_of(tokenizer: Any, generation_config: Any = None) -> list[int]:

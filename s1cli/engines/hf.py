@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import inspect
 import random
-from collections.abc import Sequence
+import time
+from collections import deque
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -108,75 +110,124 @@ class HFEngine:
 
     # ------------------------------------------------------------------ budget forcing
 
+    def stream(self, requests: Sequence[Request], budget: Budget, tokens: ForcingTokens, sampling: Sampling,
+               driver: str = "single", slots: int = 16) -> Iterator[tuple[int, Outcome]]:
+        """Yield (request index, outcome) as sequences finish. The single-pass driver keeps
+        ``slots`` sequences decoding at once, admitting waiting requests as others finish."""
+        if driver == "multi":
+            for start in range(0, len(requests), slots):
+                chunk = requests[start:start + slots]
+                began = time.perf_counter()
+                outcomes = multi_round(_Continuer(self, sampling), [r.prompt_ids for r in chunk],
+                                       [r.key for r in chunk], budget, tokens)
+                for offset, outcome in enumerate(outcomes):
+                    outcome.seconds = time.perf_counter() - began
+                    yield start + offset, outcome
+            return
+        forcers = [Forcer(budget, tokens) for _ in requests]
+        for index in self.decode([r.prompt_ids for r in requests], forcers, [r.key for r in requests], sampling,
+                                 slots):
+            yield index, forcers[index].out
+
     def force(self, requests: Sequence[Request], budget: Budget, tokens: ForcingTokens, sampling: Sampling,
               driver: str = "single") -> list[Outcome]:
-        if driver == "multi":
-            return multi_round(_Continuer(self, sampling), [r.prompt_ids for r in requests],
-                               [r.key for r in requests], budget, tokens)
-        forcers = [Forcer(budget, tokens) for _ in requests]
-        self.decode([r.prompt_ids for r in requests], forcers, [r.key for r in requests], sampling)
-        return [f.out for f in forcers]
+        """All outcomes, in request order, decoded as one batch."""
+        results = dict(self.stream(requests, budget, tokens, sampling, driver, slots=max(1, len(requests))))
+        return [results[i] for i in range(len(requests))]
 
     def continue_batch(self, requests: Sequence[Continuation], sampling: Sampling) -> list[list[int]]:
         runs = [_Run(r) for r in requests]
-        self.decode([r.prefix for r in requests], runs, [r.key for r in requests], sampling)
+        for _ in self.decode([r.prefix for r in requests], runs, [r.key for r in requests], sampling,
+                             max(1, len(requests))):
+            pass
         return [run.out for run in runs]
 
     # ------------------------------------------------------------------ the decode loop
 
     def decode(self, prompts: Sequence[Sequence[int]], controllers: Sequence[Controller], keys: Sequence[str],
-               sampling: Sampling) -> None:
-        """Run every controller to completion over one batch."""
+               sampling: Sampling, slots: int) -> Iterator[int]:
+        """Run every controller to completion with up to ``slots`` sequences in flight; yields
+        each controller's index when it finishes (continuous batching)."""
         torch = self._torch
-        if not prompts:
-            return
+        pending = deque(range(len(prompts)))
+        rngs = [random.Random(stream_seed(sampling.seed, key)) for key in keys]
+        batch: _Batch | None = None
+        started: dict[int, float] = {}
         with torch.inference_mode():
-            width = max(len(p) for p in prompts)
-            ids = torch.full((len(prompts), width), self.pad_id, dtype=torch.long)
-            mask = torch.zeros((len(prompts), width), dtype=torch.long)
-            for row, prompt in enumerate(prompts):
-                ids[row, width - len(prompt):] = torch.tensor(prompt, dtype=torch.long)
-                mask[row, width - len(prompt):] = 1
-            ids, mask = ids.to(self.device), mask.to(self.device)
-            cache = self._new_cache()
-            logits = self._forward(ids, mask, cache)
-            rows = list(range(len(prompts)))  # which controller each batch row belongs to
-            rngs = [random.Random(stream_seed(sampling.seed, key)) for key in keys]
-            length = width
-            while rows:
-                if length >= self.max_positions:
-                    for index in rows:
-                        controllers[index].abort()
-                    break
-                feed: list[int] = []
-                keep: list[int] = []
-                forced = [controllers[i].forced() for i in rows]
-                wanted = [r for r, token in enumerate(forced) if token is None]
-                sampled = self._sample(logits, wanted, [rngs[rows[r]] for r in wanted], sampling) if wanted else {}
-                for r, index in enumerate(rows):
-                    controller = controllers[index]
-                    if forced[r] is not None:
-                        controller.took_forced()
-                        token, drop = forced[r], 0
-                    else:
-                        token, drop = controller.sampled(sampled[r])
-                    if drop:
-                        mask[r, mask.shape[1] - drop:] = 0
-                    if token is None or controller.done:
-                        continue
-                    keep.append(r)
-                    feed.append(token)
-                if not keep:
-                    break
-                if len(keep) < len(rows):
-                    index_tensor = torch.tensor(keep, device=self.device)
-                    cache.batch_select_indices(index_tensor)
-                    mask = mask[index_tensor]
-                    rows = [rows[r] for r in keep]
-                step = torch.tensor(feed, dtype=torch.long, device=self.device)[:, None]
-                mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
-                logits = self._forward(step, mask, cache)
-                length += 1
+            while pending or (batch is not None and batch.rows):
+                free = slots - (len(batch.rows) if batch else 0)
+                # Admit in groups (a quarter of the slots), so merging caches stays rare.
+                if pending and (free >= max(1, slots // 4) or batch is None or not batch.rows):
+                    admitted = [pending.popleft() for _ in range(min(free, len(pending)))]
+                    for index in admitted:
+                        started[index] = time.perf_counter()
+                    fresh = self._prefill([prompts[i] for i in admitted], admitted)
+                    batch = fresh if batch is None or not batch.rows else batch.merge(fresh)
+                assert batch is not None
+                finished = self._step(batch, controllers, rngs, sampling)
+                for index in finished:
+                    out = getattr(controllers[index], "out", None)
+                    if isinstance(out, Outcome):
+                        out.seconds = time.perf_counter() - started[index]
+                    yield index
+
+    def _prefill(self, prompts: Sequence[Sequence[int]], rows: list[int]) -> _Batch:
+        torch = self._torch
+        width = max(len(p) for p in prompts)
+        ids = torch.full((len(prompts), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(prompts), width), dtype=torch.long)
+        for row, prompt in enumerate(prompts):
+            ids[row, width - len(prompt):] = torch.tensor(prompt, dtype=torch.long)
+            mask[row, width - len(prompt):] = 1
+        ids, mask = ids.to(self.device), mask.to(self.device)
+        cache = self._new_cache()
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        logits = self._forward(ids, mask, positions, cache)
+        return _Batch(list(rows), cache, mask, mask.sum(-1), logits)
+
+    def _step(self, batch: _Batch, controllers: Sequence[Controller], rngs: list[random.Random],
+              sampling: Sampling) -> list[int]:
+        """Choose one token per sequence, drop finished sequences, and run the model one step."""
+        torch = self._torch
+        forced = [controllers[i].forced() for i in batch.rows]
+        wanted = [r for r, token in enumerate(forced) if token is None]
+        sampled = self._sample(batch.logits, wanted, [rngs[batch.rows[r]] for r in wanted], sampling) if wanted else {}
+        feed: list[int] = []
+        keep: list[int] = []
+        finished: list[int] = []
+        dropped: list[tuple[int, int]] = []
+        positions = batch.positions.tolist()
+        for r, index in enumerate(batch.rows):
+            controller = controllers[index]
+            if forced[r] is not None:
+                controller.took_forced()
+                token, drop = forced[r], 0
+            else:
+                token, drop = controller.sampled(sampled[r])
+            if drop:
+                dropped.append((r, drop))
+            if token is None or controller.done:
+                finished.append(index)
+                continue
+            if positions[r] - drop >= self.max_positions:
+                controller.abort()  # the model's context is full
+                finished.append(index)
+                continue
+            keep.append(r)
+            feed.append(token)
+        for r, drop in dropped:
+            # Forget tokens already fed (a marker spanning several tokens): mask their cache
+            # positions and continue positions from before them.
+            batch.mask[r, batch.mask.shape[1] - drop:] = 0
+            batch.positions[r] -= drop
+        if len(keep) < len(batch.rows):
+            batch.select(keep)
+        if keep:
+            step = torch.tensor(feed, dtype=torch.long, device=self.device)[:, None]
+            batch.mask = torch.cat([batch.mask, torch.ones_like(batch.mask[:, :1])], dim=1)
+            batch.logits = self._forward(step, batch.mask, batch.positions[:, None], batch.cache)
+            batch.positions = batch.positions + 1
+        return finished
 
     def _new_cache(self) -> Any:
         from transformers import DynamicCache
@@ -186,16 +237,14 @@ class HFEngine:
         except TypeError:
             return DynamicCache()
 
-    def _forward(self, ids: Any, mask: Any, cache: Any) -> Any:
-        # Positions count only unmasked tokens, so masked-out (dropped) tokens leave no gap.
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, -ids.shape[1]:]
+    def _forward(self, ids: Any, mask: Any, positions: Any, cache: Any) -> Any:
         out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True,
                          logits_to_keep=1, **{self._cache_kw: cache})
         return out.logits[:, -1, :]
 
     def _sample(self, logits: Any, rows: list[int], rngs: list[random.Random], sampling: Sampling) -> dict[int, int]:
         torch = self._torch
-        picked = logits[torch.tensor(rows, device=logits.device)]
+        picked = logits[torch.tensor(rows, device=logits.device)] if len(rows) < logits.shape[0] else logits
         if sampling.greedy:
             return dict(zip(rows, picked.argmax(-1).tolist(), strict=True))
         probs = torch.softmax(picked.float() / sampling.temperature, dim=-1)
@@ -211,6 +260,67 @@ class HFEngine:
         if order is not None:
             choice = order.gather(1, choice)
         return dict(zip(rows, choice[:, 0].tolist(), strict=True))
+
+
+class _Batch:
+    """The sequences decoding together: their KV cache (one row each), a 0/1 mask over cache
+    positions (left padding, and tokens forgotten after a multi-token marker), each row's next
+    position, and the logits for each row's next token."""
+
+    def __init__(self, rows: list[int], cache: Any, mask: Any, positions: Any, logits: Any) -> None:
+        self.rows, self.cache, self.mask, self.positions, self.logits = rows, cache, mask, positions, logits
+
+    def select(self, keep: list[int]) -> None:
+        import torch
+
+        index = torch.tensor(keep, dtype=torch.long, device=self.mask.device)
+        self.cache.batch_select_indices(index)
+        self.mask, self.positions, self.logits = self.mask[index], self.positions[index], self.logits[index]
+        self.rows = [self.rows[r] for r in keep]
+        self._trim()
+
+    def merge(self, other: _Batch) -> _Batch:
+        """Append ``other``'s sequences, left-padding the shorter cache to the longer one."""
+        import torch
+
+        width = max(self.mask.shape[1], other.mask.shape[1])
+        for mine, theirs in zip(_layers(self.cache), _layers(other.cache), strict=True):
+            for name in ("keys", "values"):
+                merged = torch.cat([_pad_left(getattr(mine, name), width, dim=2),
+                                    _pad_left(getattr(theirs, name), width, dim=2)], dim=0)
+                setattr(mine, name, merged)
+        self.mask = torch.cat([_pad_left(self.mask, width, dim=1), _pad_left(other.mask, width, dim=1)], dim=0)
+        self.positions = torch.cat([self.positions, other.positions])
+        self.logits = torch.cat([self.logits, other.logits])
+        self.rows = self.rows + other.rows
+        return self
+
+    def _trim(self) -> None:
+        """Drop leading cache columns no remaining sequence attends to."""
+        used = self.mask.any(dim=0).nonzero()
+        start = int(used[0]) if len(used) else self.mask.shape[1]
+        if start > 0 and self.rows:
+            for layer in _layers(self.cache):
+                layer.keys, layer.values = layer.keys[:, :, start:], layer.values[:, :, start:]
+            self.mask = self.mask[:, start:]
+
+
+def _layers(cache: Any) -> list[Any]:
+    layers = getattr(cache, "layers", None)
+    if layers is None:
+        raise ConfigError("this transformers version's cache has no per-layer tensors; s1 needs transformers >= 5")
+    return list(layers)
+
+
+def _pad_left(tensor: Any, width: int, dim: int) -> Any:
+    import torch
+
+    missing = width - tensor.shape[dim]
+    if missing <= 0:
+        return tensor
+    shape = list(tensor.shape)
+    shape[dim] = missing
+    return torch.cat([torch.zeros(shape, dtype=tensor.dtype, device=tensor.device), tensor], dim=dim)
 
 
 class _Continuer:
