@@ -78,11 +78,11 @@ def run_engine(path: str, cfg: dict) -> dict:
     budget = Budget(max_thinking_tokens=cfg["cap"], num_waits=cfg["waits"], max_answer_tokens=cfg["answer"])
     tokens = ForcingTokens.build(engine.tokenizer, FORMATS["s1"], budget, engine.eos_ids)
     began, produced, waits = time.perf_counter(), 0, 0
-    for start in range(0, len(prompts), cfg["batch"]):
-        batch = [Request(f"p{start + i}", p) for i, p in enumerate(prompts[start:start + cfg["batch"]])]
-        for out in engine.force(batch, budget, tokens, Sampling(), "single"):
-            produced += len(out.thinking) + len(out.response)
-            waits += out.waits
+    requests = [Request(f"p{i}", p) for i, p in enumerate(prompts)]
+    # As `s1 generate` runs it: all prompts, cfg["batch"] slots, continuous batching.
+    for _, out in engine.stream(requests, budget, tokens, Sampling(), "single", slots=cfg["batch"]):
+        produced += len(out.thinking) + len(out.response)
+        waits += out.waits
     return {"seconds": time.perf_counter() - began, "tokens": produced, "waits": waits}
 
 

@@ -26,4 +26,9 @@ echo "== 4. select an s1K-style set: quality -> difficulty -> diversity (2^-rank
 python examples/label_demo_pool.py "$OUT/labelled.jsonl"
 s1 select "$OUT/labelled.jsonl" "$OUT/s1k.jsonl" --size 40 --seed 0 --report "$OUT/s1k.report.md"
 
+echo "== 5. generate with budget forcing: 4 AIME24 questions, thinking capped at 96 tokens, extended by up to 2 waits"
+s1 data export aime24 - | s1 convert - "$OUT/aime24.head.jsonl" --limit 4
+s1 generate "$OUT/aime24.head.jsonl" "$OUT/generations.jsonl" --model "hf:$OUT/tiny-model" \
+  --max-thinking-tokens 96 --num-waits 2 --max-answer-tokens 32 --answer-prefix "Final Answer:" --overwrite
+
 echo "== done: outputs in $OUT/"

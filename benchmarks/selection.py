@@ -1,7 +1,7 @@
 """How fast `s1 select` is on a large synthetic pool.
 
-    python benchmarks/select.py                    # 1M rows, the library, every mode
-    python benchmarks/select.py --rows 100000 --cli --json select.json
+    python benchmarks/selection.py                    # 1M rows, the library, every mode
+    python benchmarks/selection.py --rows 100000 --cli --json select.json
 
 The pool is synthetic: 50 MSC domains, 16 sources (AIME, GPQA and MATH among them), log-normal
 trace lengths, about 5% malformed questions and half of the questions easy. The library is timed
@@ -11,24 +11,17 @@ command on a Parquet file in a subprocess, reading and writing included, with it
 
 from __future__ import annotations
 
-import os
+import argparse
+import json
+import subprocess
 import sys
+import tempfile
+import time
+from pathlib import Path
 
-# This file shares its name with the standard library's `select`; run as a script, its folder
-# comes first on sys.path and would shadow that module for everything imported below.
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != HERE]
+import numpy as np
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-ROOT = Path(HERE).parent
+ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from s1cli.bundled import msc_classes  # noqa: E402
