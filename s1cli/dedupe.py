@@ -145,10 +145,13 @@ class MinHasher:
 
 
 def lsh_bands(threshold: float, num_perm: int) -> tuple[int, int]:
-    """(bands, rows per band) that datasketch's MinHashLSH picks for this threshold."""
+    """(bands, rows per band) that datasketch's MinHashLSH picks for this threshold, weighted
+    against missed pairs: every candidate is verified on its signatures, so a false candidate
+    costs a comparison while a missed one leaves a duplicate in the pool. At 0.8 this finds a
+    pair at Jaccard 0.8 with probability 0.95 and at 0.85 with 0.99 (equal weights: 0.40, 0.69)."""
     from datasketch import MinHashLSH
 
-    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm, weights=(0.05, 0.95))
     return lsh.b, lsh.r
 
 

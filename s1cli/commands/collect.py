@@ -123,8 +123,8 @@ def _summary(ctx: typer.Context, stats: list[SourceStats], benchmarks: list[str]
     s = settings(ctx)
     if s.quiet:
         return
-    table = Table(title="rows per source: read; dropped for overlapping each evaluation set; dropped as exact or "
-                        "near copies; kept")
+    caption = "under each evaluation set: rows dropped for overlapping it; " if benchmarks else ""
+    table = Table(title="collect: rows per source", caption=caption + "exact, near: rows dropped as copies")
     table.add_column("source", no_wrap=True)
     for column in ("read", *benchmarks, "exact", "near", "kept"):
         table.add_column(column, justify="right", no_wrap=True)
