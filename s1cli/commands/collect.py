@@ -99,8 +99,6 @@ def collect(
             sys.modules["datasets"].disable_progress_bars()
     eval_sets = parse_eval_specs(decontaminate or ())
     questions = load_eval_questions(eval_sets)
-    if not eval_sets:
-        info(ctx, "no --decontaminate: the pool is not checked against any evaluation set")
     with Pool(sources, questions, opts) as pool:
         opened = pool.opened()
         with progress(ctx, "reading sources", pool.total(opened)) as advance:
@@ -111,6 +109,8 @@ def collect(
             write_table(report_dest, iter(pool.contamination), columns=REPORT_COLUMNS)
         written = write_table(dest, pool.rows(), columns=pool.columns)
     _summary(ctx, list(pool.stats.values()), [name for name, _ in eval_sets])
+    if not eval_sets:
+        info(ctx, "no --decontaminate: the pool was not checked against any evaluation set")
     dropped = sum(s.contaminated for s in pool.stats.values())
     copies = sum(s.exact + s.near for s in pool.stats.values())
     info(ctx, f"wrote {written:,} rows to {display_name(dest, writing=True)} "
