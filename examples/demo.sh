@@ -17,4 +17,14 @@ s1 convert "$OUT/math500.jsonl.gz" "$OUT/math500.roundtrip.jsonl"
 cmp "$OUT/math500.jsonl" "$OUT/math500.roundtrip.jsonl"
 echo "round trip jsonl -> parquet -> stdout | stdin -> csv -> jsonl.gz -> jsonl: identical"
 
+echo "== 3. a question pool from two sources, decontaminated against the bundled eval sets"
+s1 data export pool_sample "$OUT/pool_sample.jsonl"
+# A second source that, by construction, holds the AIME 2024 questions, under its own column name.
+s1 data export aime24 - | s1 convert - "$OUT/leaky.csv" --map problem=question
+s1 collect "$OUT/pool.parquet" --source "$OUT/pool_sample.jsonl" --source "leaky=$OUT/leaky.csv" \
+    --map question=problem --decontaminate aime24,aime25,math500
+leaked=$(s1 convert "$OUT/pool.parquet" - | grep -c '"source": "leaky"' || true)
+test "$leaked" -eq 0
+echo "every AIME 2024 copy was dropped; the matches are in $OUT/pool.contamination.parquet"
+
 echo "== done: outputs in $OUT/"
