@@ -1,17 +1,13 @@
 """Collect a question pool: read sources into the canonical columns, drop questions that overlap
 evaluation sets, and remove duplicates across sources whatever order the sources come in.
 
-A source is a table file (``.jsonl``, ``.parquet``, ``.csv``, ...), ``-`` (JSONL on stdin), a
-Hugging Face dataset (``hf:NAME[:CONFIG][@SPLIT]``, through ``datasets`` and its cache), or a
-dataset directory (``Dataset.save_to_disk``, or a folder of data files), optionally ``DIR@SPLIT``.
-
-The pool is built in two passes so that memory stays flat: pass 1 streams every source once,
-canonicalises each row, checks it against the evaluation n-grams, and spools the clean rows to
-an unnamed temporary file, keeping only a few numbers per row (digest, source, id); duplicates
-are then resolved on those numbers alone; pass 2 streams the spool and yields the rows kept.
-Which copy of a duplicated question is kept is decided by a rank that ignores source order
-(``--prefer`` first, then the copy with an answer and a solution, then source name and id), and
-the kept row lists every dropped copy under ``metadata.duplicates``.
+The pool is built in two passes so that memory stays flat: pass 1 streams every source once
+(see ``sources``), canonicalises each row, checks it against the evaluation n-grams, and spools
+the clean rows to an unnamed temporary file, keeping only a few numbers per row (digest, source,
+id); duplicates are then resolved on those numbers alone; pass 2 streams the spool and yields
+the rows kept. Which copy of a duplicated question is kept is decided by a rank that ignores
+source order (``--prefer`` first, then the copy with an answer and a solution, then source name
+and id), and the kept row lists every dropped copy under ``metadata.duplicates``.
 """
 
 from __future__ import annotations
@@ -20,17 +16,14 @@ import ast
 import json
 import math
 import os
-import re
 import tempfile
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from . import bundled
 from .dedupe import (
@@ -45,11 +38,11 @@ from .dedupe import (
     short_hash,
     similarity,
 )
-from .errors import ConfigError, InputError, RemoteError, S1Error, located
-from .schema import COLUMNS, INT, JSON, STR, Renames, Row, coerce
-from .table import EXTENSIONS, STDIO, count_rows, iter_located_rows, table_format
+from .errors import ConfigError, InputError, located
+from .schema import COLUMNS, INT, JSON, STR, Row, coerce
+from .sources import OpenedSource, SourceConfig, default_name, exists, is_name, open_source
+from .table import EXTENSIONS, STDIO
 
-HF_PREFIX = "hf:"
 # The columns collect writes; every other column goes into metadata, except the contract's
 # later columns (thinking, response, ...), which stay where later steps look for them.
 POOL_COLUMNS = ("id", "question", "answer", "solution", "source", "domain")
@@ -64,257 +57,7 @@ NOT_BUNDLED = {
     "gpqa_diamond": "GPQA Diamond is not bundled (its authors ask that it not be posted in plain text)",
 }
 EVAL_QUESTION_COLUMNS = ("question", "Question", "problem")
-_NAME = re.compile(r"^[A-Za-z0-9_.+-]+$")
 Progress = Callable[[int], None]
-
-
-# ---------------------------------------------------------------------------- source configuration
-
-
-@dataclass(frozen=True)
-class SourceConfig:
-    """One source to read: what (``spec``), under which ``source`` name, and how to map it."""
-
-    spec: str
-    name: str | None = None  # None: the row's own `source`, else a name derived from the spec
-    renames: Renames = field(default_factory=Renames)
-    domain: str | None = None  # for rows that have no domain of their own
-    where: tuple[tuple[str, tuple[Any, ...]], ...] = ()  # keep rows whose column holds one of the values
-    limit: int | None = None  # read at most this many (matching) rows
-    entry: int | None = None  # the recipe entry it came from: an entry's specs share its limit
-
-
-def parse_source(text: str, renames: Renames | None = None) -> SourceConfig:
-    """A ``--source`` value: ``SPEC`` or ``NAME=SPEC``."""
-    text = text.strip()
-    if not text:
-        raise ConfigError("--source '': expected SPEC or NAME=SPEC, e.g. --source pool.jsonl")
-    name, sep, spec = text.partition("=")
-    if sep and spec and _NAME.match(name) and not Path(text).exists():
-        return SourceConfig(spec=spec, name=name, renames=renames or Renames())
-    return SourceConfig(spec=text, renames=renames or Renames())
-
-
-Scalar = str | int | float | bool
-
-
-class _RecipeSource(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1)
-    spec: str | list[str] = Field(min_length=1)
-    map: dict[str, str] = Field(default_factory=dict)
-    domain: str | None = None
-    where: dict[str, Scalar | list[Scalar]] = Field(default_factory=dict)
-    limit: int | None = Field(default=None, ge=1)
-
-
-class _Recipe(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    source: list[_RecipeSource] = Field(min_length=1)
-
-
-def load_recipe(path: str | os.PathLike, renames: Renames | None = None) -> list[SourceConfig]:
-    """Sources from a TOML or YAML recipe: a list of ``source`` entries (see examples/).
-
-    Relative file paths in a recipe are relative to the recipe. ``renames`` (``--map``) apply
-    to every source, under the recipe's own map.
-    """
-    name = str(path)
-    file = Path(name)
-    if not file.is_file():
-        raise ConfigError(f"{name}: no such recipe file")
-    data = _parse_recipe(file, name)
-    try:
-        recipe = _Recipe.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(_recipe_error(name, data, exc)) from None
-    sources = []
-    for index, entry in enumerate(recipe.source, 1):
-        where = f"{name}: source {index} ({entry.name!r})"
-        try:
-            own = Renames.parse(f"{new}={old}" for new, old in entry.map.items())
-        except ConfigError as exc:
-            raise ConfigError(f"{where}: map: {str(exc).removeprefix('--map ')}") from None
-        pairs = own.pairs + tuple(p for p in (renames or Renames()).pairs if p[0] not in entry.map)
-        specs = [entry.spec] if isinstance(entry.spec, str) else entry.spec
-        filters = tuple((column, tuple(v) if isinstance(v, list) else (v,)) for column, v in entry.where.items())
-        for spec in specs:
-            sources.append(SourceConfig(spec=_relative_to(spec, file.parent), name=entry.name,
-                                        renames=Renames(pairs), domain=entry.domain, where=filters,
-                                        limit=entry.limit, entry=index))
-    return sources
-
-
-def _parse_recipe(file: Path, name: str) -> Any:
-    text = file.read_text(encoding="utf-8")
-    suffix = file.suffix.lower()
-    if suffix == ".toml":
-        try:
-            import tomllib
-        except ModuleNotFoundError:  # Python 3.10
-            import tomli as tomllib
-        try:
-            return tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{name}: not valid TOML ({exc})") from None
-    if suffix in (".yaml", ".yml"):
-        import yaml
-
-        try:
-            return yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = f":{mark.line + 1}" if mark is not None else ""
-            raise ConfigError(f"{name}{line}: not valid YAML ({getattr(exc, 'problem', None) or exc})") from None
-    raise ConfigError(f"{name}: unknown recipe format {file.suffix or '(none)'!r}; use .toml, .yaml or .yml")
-
-
-def _recipe_error(name: str, data: Any, exc: ValidationError) -> str:
-    error = exc.errors()[0]
-    loc = list(error["loc"])
-    where = name
-    if len(loc) >= 2 and loc[0] == "source" and isinstance(loc[1], int):
-        index = loc[1]
-        entry = data["source"][index] if isinstance(data, dict) else None
-        label = f" ({entry['name']!r})" if isinstance(entry, dict) and isinstance(entry.get("name"), str) else ""
-        where += f": source {index + 1}{label}"
-        loc = loc[2:]
-    # pydantic names the union branch it tried (e.g. 'str', 'list[...]'); the key is what matters
-    keys = [str(part) for part in loc
-            if isinstance(part, str) and not re.search(r"[\[\]]|^(str|int|float|bool)$", part)]
-    message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
-    if error["type"] == "missing":
-        message = "missing"
-    return f"{where}: {'.'.join(keys) or 'recipe'}: {message}" + \
-        ("; expected a list of [[source]] entries" if not keys and loc == ["source"] else "")
-
-
-def _relative_to(spec: str, base: Path) -> str:
-    if spec.startswith(HF_PREFIX) or spec == STDIO or os.path.isabs(spec):
-        return spec
-    return str(base / spec)
-
-
-# ---------------------------------------------------------------------------- opening sources
-
-
-@dataclass
-class OpenedSource:
-    label: str  # how messages name it
-    default_name: str  # the `source` value when neither the recipe nor the row gives one
-    rows: Iterator[tuple[str, Row]]  # (location, raw row)
-    total: int | None  # row count when cheap to know
-
-
-def default_name(spec: str) -> str:
-    """A source name derived from its spec: the hub name (with config), the file stem, the directory."""
-    if spec.startswith(HF_PREFIX):
-        body = spec[len(HF_PREFIX):].partition("@")[0]
-        name, _, config = body.partition(":")
-        return f"{name}/{config}" if config else name
-    if spec == STDIO:
-        return "stdin"
-    base = Path(_split_at(spec)[0]).name
-    lowered = base.lower()
-    for ext in sorted(EXTENSIONS, key=len, reverse=True):
-        if lowered.endswith(ext):
-            return base[: -len(ext)]
-    return base
-
-
-def _split_at(spec: str) -> tuple[str, str | None]:
-    """``DIR@SPLIT`` -> (DIR, SPLIT), unless the whole spec names an existing path."""
-    if os.path.exists(spec) or "@" not in spec:
-        return spec, None
-    path, _, split = spec.rpartition("@")
-    return path, split
-
-
-def open_source(spec: str, *, stdin: IO[bytes] | None = None) -> OpenedSource:
-    """Check that a source exists and can be read, and return its rows lazily."""
-    if spec.startswith(HF_PREFIX):
-        return _open_hub(spec)
-    if spec == STDIO:
-        return OpenedSource("<stdin>", "stdin", iter_located_rows(STDIO, stdin=stdin), None)
-    path, split = _split_at(spec)
-    if os.path.isdir(path):
-        return _open_directory(spec, path, split)
-    if split is None and not os.path.exists(path):
-        raise InputError(f"{spec}: no such file or directory")
-    if split is not None:
-        raise InputError(f"{spec}: no such dataset directory {path!r}")
-    table_format(spec)  # an unknown extension fails here, before any source is read
-    return OpenedSource(spec, default_name(spec), iter_located_rows(spec), count_rows(spec))
-
-
-def _open_hub(spec: str) -> OpenedSource:
-    body, _, split = spec[len(HF_PREFIX):].partition("@")
-    name, _, config = body.partition(":")
-    if not name:
-        raise ConfigError(f"{spec}: expected hf:NAME[:CONFIG][@SPLIT], e.g. hf:AI-MO/NuminaMath-CoT@train")
-    import datasets
-
-    try:
-        loaded = datasets.load_dataset(name, config or None, split=split or None)
-    except Exception as exc:  # datasets raises many kinds (ConnectionError, FileNotFoundError, ValueError...)
-        described = f"{name!r}" + (f" (config {config!r})" if config else "") + (f" split {split!r}" if split else "")
-        raise RemoteError(f"{spec}: cannot load Hugging Face dataset {described}: {_first_line(exc)}"
-                          + _offline_hint()) from None
-    return _dataset_source(spec, loaded, split)
-
-
-def _offline_hint() -> str:
-    flags = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
-    offline = any(os.environ.get(v, "").lower() in ("1", "true", "yes") for v in flags)
-    return " (offline: only datasets already in the cache load; or save one with Dataset.save_to_disk and pass " \
-        "its directory)" if offline else ""
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text if len(text) <= 300 else text[:299] + "…"
-
-
-def _open_directory(spec: str, path: str, split: str | None) -> OpenedSource:
-    import datasets
-
-    saved = os.path.exists(os.path.join(path, "dataset_dict.json")) or os.path.exists(os.path.join(path, "state.json"))
-    try:
-        if saved:
-            loaded = datasets.load_from_disk(path)
-            if split is not None and isinstance(loaded, datasets.DatasetDict):
-                if split not in loaded:
-                    raise InputError(f"{spec}: no split {split!r}; it has {', '.join(loaded)}")
-                loaded = loaded[split]
-        else:
-            loaded = datasets.load_dataset(path, split=split)
-    except S1Error:
-        raise
-    except Exception as exc:
-        raise InputError(f"{spec}: cannot load the dataset directory: {_first_line(exc)}") from None
-    return _dataset_source(spec, loaded, split)
-
-
-def _dataset_source(spec: str, loaded: Any, split: str | None) -> OpenedSource:
-    import datasets
-
-    if isinstance(loaded, (datasets.DatasetDict, dict)):
-        splits = list(loaded)
-        if len(splits) != 1:
-            raise ConfigError(f"{spec}: has splits {', '.join(splits)}; pick one, e.g. {spec}@{splits[0]}")
-        loaded = loaded[splits[0]]
-    if not isinstance(loaded, datasets.Dataset):
-        raise InputError(f"{spec}: not a table-like dataset ({type(loaded).__name__})")
-    return OpenedSource(spec, default_name(spec), _dataset_rows(loaded, spec), len(loaded))
-
-
-def _dataset_rows(dataset: Any, label: str) -> Iterator[tuple[str, Row]]:
-    # Arrow batches to plain Python: raw values, no per-row feature decoding.
-    index = 0
-    for batch in dataset.with_format("arrow").iter(batch_size=2048):
-        for row in batch.to_pylist():
-            index += 1
-            yield f"{label}:row {index}", row
 
 
 # ---------------------------------------------------------------------------- canonical rows
@@ -441,7 +184,7 @@ def parse_eval_specs(values: Iterable[str]) -> list[tuple[str, str]]:
             if not item:
                 continue
             name, sep, spec = item.partition("=")
-            if sep and spec and _NAME.match(name) and not os.path.exists(item):
+            if sep and spec and is_name(name) and not os.path.exists(item):
                 pairs.append((name, _eval_spec(spec, item)))
             elif item in NOT_BUNDLED and not os.path.exists(item):
                 raise ConfigError(f"--decontaminate {item}: {NOT_BUNDLED[item]}; pass your copy as {item}=PATH "
@@ -460,7 +203,7 @@ def _eval_spec(spec: str, item: str) -> str:
         return str(bundled.table_path(spec))
     if spec in NOT_BUNDLED and not os.path.exists(spec):
         raise ConfigError(f"--decontaminate {item}: {NOT_BUNDLED[spec]}; pass your copy as a file")
-    if spec.startswith(HF_PREFIX) or os.path.exists(_split_at(spec)[0]):
+    if exists(spec) and spec != STDIO:
         return spec
     raise ConfigError(f"--decontaminate {item!r}: not a bundled evaluation set ({', '.join(bundled_eval_sets())}) "
                       "and no such file")
@@ -530,14 +273,12 @@ class Pool:
     """
 
     def __init__(self, sources: Sequence[SourceConfig], eval_questions: Sequence[EvalQuestion] = (),
-                 options: CollectOptions | None = None, *, progress: Progress | None = None,
-                 stdin: IO[bytes] | None = None) -> None:
+                 options: CollectOptions | None = None, *, stdin: IO[bytes] | None = None) -> None:
         if not sources:
             raise ConfigError("no sources: give --source SPEC (repeatable) or --recipe FILE")
         self.sources = list(sources)
         self.options = options or CollectOptions()
         self.decontaminator = Decontaminator(eval_questions, self.options.ngram) if eval_questions else None
-        self.progress = progress or (lambda n: None)
         self.stdin = stdin
         self.stats: dict[str, SourceStats] = {}
         self.contamination: list[Row] = []
@@ -547,6 +288,7 @@ class Pool:
         self._hasher = MinHasher() if self.options.dedupe == "near" else None
         # Per spooled row: a few numbers, never the row itself.
         self._offsets = array("q")
+        self._position = 0
         self._row_group = array("q")
         self._row_source = array("H")
         self._complete = bytearray()
@@ -585,8 +327,12 @@ class Pool:
             total += min([source.total, *limits])
         return total
 
-    def build(self, opened: Sequence[tuple[SourceConfig, OpenedSource]] | None = None) -> None:
+    def build(self, opened: Sequence[tuple[SourceConfig, OpenedSource]] | None = None,
+              progress: Progress | None = None) -> None:
+        """Pass 1 over ``opened`` (default: every source), then resolve duplicates.
+        ``progress(n)`` is told of rows read, a batch at a time."""
         assert self._spool is not None, "use Pool as a context manager"
+        pending = 0
         taken: Counter = Counter()  # rows read per recipe entry (or per --source)
         for number, (config, source) in enumerate(opened if opened is not None else self.opened()):
             limits = [n for n in (config.limit, self.options.limit) if n]
@@ -598,11 +344,16 @@ class Pool:
                 if config.where and not _accept(raw, config.where, where):
                     continue
                 self._add(canonical_row(raw, config, source.default_name, where), where)
-                self.progress(1)
                 taken[key] += 1
+                pending += 1
+                if progress is not None and pending == 1024:
+                    progress(pending)
+                    pending = 0
             close = getattr(source.rows, "close", None)
             if close:
                 close()
+        if progress is not None and pending:
+            progress(pending)
         self._resolve()
 
     def _source(self, name: str) -> int:
@@ -636,8 +387,9 @@ class Pool:
             if column not in self.columns and column != "metadata" and column not in self._extra:
                 self._extra.add(column)
         line = _dumps([where, row]).encode("utf-8") + b"\n"
-        self._offsets.append(self._spool.tell())
+        self._offsets.append(self._position)
         self._spool.write(line)
+        self._position += len(line)
         group = self._groups.get(key)
         if group is None:
             group = self._groups[key] = len(self._group_digests)

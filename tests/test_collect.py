@@ -12,17 +12,10 @@ from pathlib import Path
 import pytest
 
 from s1cli.bundled import load_table
-from s1cli.collect import (
-    CollectOptions,
-    Pool,
-    load_eval_questions,
-    load_recipe,
-    parse_eval_specs,
-    parse_source,
-    report_path,
-)
+from s1cli.collect import CollectOptions, Pool, load_eval_questions, parse_eval_specs, report_path
 from s1cli.dedupe import digest, normalize, short_hash
 from s1cli.errors import ConfigError
+from s1cli.sources import load_recipe, parse_source
 from s1cli.table import read_rows, write_table
 
 from .conftest import REPO, run_s1, s1_process, subprocess_env
@@ -241,11 +234,13 @@ def test_a_salted_pool_loses_exactly_the_verbatim_and_8_gram_copies(tmp_path):
 def test_decontamination_counts_rows_per_source_and_benchmark(tmp_path):
     pool, _ = salted_pool(tmp_path)
     questions = load_eval_questions(parse_eval_specs(["aime24,aime25,math500"]))
+    told = []
     with Pool([parse_source(f"s={pool}")], questions) as built:
-        built.build()
+        built.build(progress=told.append)
         rows = list(built.rows())
     stats = built.stats["s"]
     assert (stats.read, stats.contaminated, stats.kept) == (28, 4, 24) and len(rows) == 24
+    assert sum(told) == 28
     assert stats.by_benchmark["aime24"] >= 1 and stats.by_benchmark["math500"] >= 2
     assert stats.by_benchmark["aime25"] >= 1
 

@@ -15,14 +15,13 @@ from ..collect import (
     Pool,
     SourceStats,
     load_eval_questions,
-    load_recipe,
     parse_eval_specs,
-    parse_source,
     report_path,
 )
 from ..dedupe import DEFAULT_NGRAM, DEFAULT_THRESHOLD
 from ..errors import ConfigError
 from ..schema import Renames
+from ..sources import load_recipe, parse_source
 from ..table import display_name, table_format, write_table
 from ..ui import info, progress, settings
 from . import options
@@ -102,8 +101,7 @@ def collect(
     with Pool(sources, questions, opts) as pool:
         opened = pool.opened()
         with progress(ctx, "reading sources", pool.total(opened)) as advance:
-            pool.progress = advance
-            pool.build(opened)
+            pool.build(opened, advance)
         if report_dest is not None and eval_sets:
             # The report first: an OUT that exists always has its report beside it.
             write_table(report_dest, iter(pool.contamination), columns=REPORT_COLUMNS)
@@ -111,6 +109,9 @@ def collect(
     _summary(ctx, list(pool.stats.values()), [name for name, _ in eval_sets])
     if not eval_sets:
         info(ctx, "no --decontaminate: the pool was not checked against any evaluation set")
+    unknown = [name for name in opts.prefer if name not in pool.stats]
+    if unknown:
+        info(ctx, f"--prefer: no rows came from {', '.join(map(repr, unknown))}")
     dropped = sum(s.contaminated for s in pool.stats.values())
     copies = sum(s.exact + s.near for s in pool.stats.values())
     info(ctx, f"wrote {written:,} rows to {display_name(dest, writing=True)} "
