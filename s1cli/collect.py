@@ -6,8 +6,8 @@ The pool is built in two passes so that memory stays flat: pass 1 streams every 
 the clean rows to an unnamed temporary file, keeping only a few numbers per row (digest, source,
 id); duplicates are then resolved on those numbers alone; pass 2 streams the spool and yields
 the rows kept. Which copy of a duplicated question is kept is decided by a rank that ignores
-source order (``--prefer`` first, then the copy with an answer and a solution, then source name
-and id), and the kept row lists every dropped copy under ``metadata.duplicates``.
+source order (``--prefer`` first, then the copy with an answer and a solution, then source name,
+id and a digest of the row), and the kept row lists every dropped copy under ``metadata.duplicates``.
 """
 
 from __future__ import annotations
@@ -46,7 +46,6 @@ from .table import EXTENSIONS, STDIO
 # The columns collect writes; every other column goes into metadata, except the contract's
 # later columns (thinking, response, ...), which stay where later steps look for them.
 POOL_COLUMNS = ("id", "question", "answer", "solution", "source", "domain")
-TEXT_COLUMNS = ("answer", "solution", "domain")
 KEPT_CONTRACT_COLUMNS = tuple(c for c in COLUMNS if c not in (*POOL_COLUMNS, "metadata"))
 DEDUPE_MODES = ("exact", "near")
 # Report columns, in the order an auditor reads them. One row per (pool row, evaluation question)
@@ -268,7 +267,7 @@ class Pool:
 
     ``build()`` reads every source (pass 1) and resolves duplicates; then ``rows()`` yields the
     kept rows in source order, ``columns`` names the output columns with their kinds,
-    ``contamination`` holds one report row per (pool row, evaluation question) overlap, and
+    ``contamination()`` yields one report row per (pool row, evaluation question) overlap, and
     ``stats`` counts per source.
     """
 
@@ -281,10 +280,11 @@ class Pool:
         self.decontaminator = Decontaminator(eval_questions, self.options.ngram) if eval_questions else None
         self.stdin = stdin
         self.stats: dict[str, SourceStats] = {}
-        self.contamination: list[Row] = []
+        self.matches = 0  # report rows: (pool row, evaluation question) overlaps
         self.columns: dict[str, str] = {c: STR for c in POOL_COLUMNS}
         self._extra: set[str] = set()
         self._spool: IO[bytes] | None = None
+        self._report: IO[bytes] | None = None
         self._hasher = MinHasher() if self.options.dedupe == "near" else None
         # Per spooled row: a few numbers, never the row itself.
         self._offsets = array("q")
@@ -292,6 +292,7 @@ class Pool:
         self._row_group = array("q")
         self._row_source = array("H")
         self._complete = bytearray()
+        self._content = array("Q")  # digest of the whole row: the last word between two copies
         self._ids: list[str] = []
         self._names: list[str] = []
         self._name_index: dict[str, int] = {}
@@ -303,13 +304,16 @@ class Pool:
         self._copies: dict[int, list[dict]] = {}
 
     def __enter__(self) -> Pool:
-        self._spool = tempfile.TemporaryFile()  # unnamed: nothing is left behind, even on a kill
+        # Unnamed temporary files: nothing is left behind, even on a kill.
+        self._spool = tempfile.TemporaryFile()
+        self._report = tempfile.TemporaryFile()
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        if self._spool is not None:
-            self._spool.close()
-            self._spool = None
+        for handle in (self._spool, self._report):
+            if handle is not None:
+                handle.close()
+        self._spool = self._report = None
 
     # -- pass 1 -------------------------------------------------------------------------
 
@@ -378,15 +382,17 @@ class Pool:
                 stats.contaminated += 1
                 stats.by_benchmark.update({match.benchmark for match in found})
                 for match in found:
-                    self.contamination.append({
-                        "pool_id": row["id"], "source": row["source"], "benchmark": match.benchmark,
-                        "benchmark_id": match.benchmark_id, "ngram": match.ngram, "shared": match.shared,
-                        "question": row["question"]})
+                    report = {"pool_id": row["id"], "source": row["source"], "benchmark": match.benchmark,
+                              "benchmark_id": match.benchmark_id, "ngram": match.ngram, "shared": match.shared,
+                              "question": row["question"]}
+                    self._report.write(_dumps(report).encode("utf-8") + b"\n")
+                    self.matches += 1
                 return
         for column in row:
             if column not in self.columns and column != "metadata" and column not in self._extra:
                 self._extra.add(column)
-        line = _dumps([where, row]).encode("utf-8") + b"\n"
+        record = _dumps(row)
+        line = f"[{json.dumps(where, ensure_ascii=False)}, {record}]\n".encode()
         self._offsets.append(self._position)
         self._spool.write(line)
         self._position += len(line)
@@ -399,6 +405,7 @@ class Pool:
         self._row_group.append(group)
         self._row_source.append(source)
         self._complete.append((row["answer"] is not None) + (row["solution"] is not None))
+        self._content.append(digest(record))
         self._ids.append(row["id"])
 
     def _add_signature(self, group: int, signature: np.ndarray) -> None:
@@ -413,7 +420,8 @@ class Pool:
     def _rank(self, row: int) -> tuple:
         name = self._names[self._row_source[row]]
         prefer = self.options.prefer
-        return (prefer.index(name) if name in prefer else len(prefer), -self._complete[row], name, self._ids[row])
+        return (prefer.index(name) if name in prefer else len(prefer), -self._complete[row], name, self._ids[row],
+                self._content[row])
 
     def _resolve(self) -> None:
         count = len(self._ids)
@@ -449,7 +457,7 @@ class Pool:
                     entry["similarity"] = round(float(similarity(signatures, groups[member], groups[keeper])), 3)
                     self.stats[name].near += 1
                 copies.append(entry)
-            copies.sort(key=lambda e: (e["source"], e["id"]))
+            copies.sort(key=lambda e: (e["source"], e["id"], e["match"], e.get("similarity", 1.0)))
             self._copies[keeper] = copies
         self._keep = keep
         for source in np.asarray(self._row_source, dtype=np.int64)[keep].tolist() if count else ():
@@ -466,7 +474,7 @@ class Pool:
                 where, _ = self._record(row)
                 first_where, _ = self._record(first)
                 raise InputError(located(where, f"column 'id': duplicate id {self._ids[row]!r} (first at "
-                                                f"{first_where}); ids must be unique across sources: rename the id "
+                                                f"{first_where}); ids must be unique in the pool: rename the id "
                                                 "column away (e.g. --map source_id=id) and collect derives ids"))
 
     def _record(self, row: int) -> tuple[str, Row]:
@@ -498,6 +506,14 @@ class Pool:
             elif list(row) != list(self.columns):
                 row = {column: row[column] for column in self.columns}
             yield row
+
+    def contamination(self) -> Iterator[Row]:
+        """The report rows, one per (pool row, evaluation question) overlap, in the order found."""
+        assert self._report is not None, "use Pool as a context manager"
+        self._report.flush()
+        self._report.seek(0)
+        for line in self._report:
+            yield json.loads(line)
 
     @property
     def kept(self) -> int:

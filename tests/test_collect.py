@@ -331,6 +331,22 @@ def test_duplicates_are_resolved_the_same_whatever_the_source_order(tmp_path):
         assert sorted(forward, key=lambda r: r["id"]) == sorted(backward, key=lambda r: r["id"])
 
 
+def test_copies_under_one_source_name_are_resolved_by_content_not_order(tmp_path):
+    # Two specs read as one source (as a recipe does for a dataset's splits) hold the same question
+    # with different answers: the same copy wins whichever spec comes first.
+    write_jsonl(tmp_path / "test.jsonl", [{"question": Q1, "answer": "from test"}])
+    write_jsonl(tmp_path / "val.jsonl", [{"question": Q1, "answer": "from val"}])
+    kept = []
+    for specs in (["test.jsonl", "val.jsonl"], ["val.jsonl", "test.jsonl"]):
+        recipe = tmp_path / "r.toml"
+        recipe.write_text(f'[[source]]\nname = "arena"\nspec = {json.dumps(specs)}\n')
+        ok(run_s1("collect", tmp_path / "pool.jsonl", "--recipe", recipe))
+        kept.append(read_rows(tmp_path / "pool.jsonl"))
+    assert kept[0] == kept[1] and len(kept[0]) == 1
+    [copy] = kept[0][0]["metadata"]["duplicates"]
+    assert copy == {"source": "arena", "id": derived_id("arena", Q1), "match": "exact"}
+
+
 def test_prefer_picks_the_source_whose_copy_is_kept(tmp_path):
     rows = {r["question"]: r for r in collect_rows(tmp_path, duplicate_sources(tmp_path), "--prefer", "s1")}
     assert rows[Q1]["source"] == "s1" and rows[Q1]["metadata"]["duplicates"][0]["source"] == "s2"
@@ -430,7 +446,7 @@ def bad_case(tmp_path: Path, name: str) -> tuple[list[str], str]:
         "answer an object": (["--source", c], f"{c}:1: column 'answer' must be text, a number or a list of them, "
                                               "got dict"),
         "duplicate ids": (["--source", a, "--source", d, "--map", "question=problem", "--limit", "1"],
-                          f"{d}:1: column 'id': duplicate id 'x' (first at {a}:1); ids must be unique across sources"),
+                          f"{d}:1: column 'id': duplicate id 'x' (first at {a}:1); ids must be unique in the pool"),
         "gpqa without a file": (["--source", a, "-d", "aime24,gpqa_diamond"],
                                 "--decontaminate gpqa_diamond: GPQA Diamond is not bundled"),
         "unknown eval set": (["--source", a, "-d", "aime2024"],

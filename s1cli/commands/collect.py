@@ -61,8 +61,9 @@ def collect(
                                     help="Jaccard similarity (word 3-gram shingles) at which --dedupe near counts two "
                                          "questions as copies."),
     prefer: str = typer.Option(None, "--prefer", metavar="SOURCES",
-                               help="Comma-separated sources whose copy of a duplicated question is kept, best first "
-                                    "(otherwise: the copy with an answer and a solution, then by source name and id)."),
+                               help="Comma-separated sources whose copy of a duplicated question is kept, best "
+                                    "first (otherwise: the copy with an answer and a solution, then by source name, "
+                                    "id and content)."),
     limit: int = typer.Option(None, "--limit", min=1, help="Read at most N rows from each source (to try a recipe)."),
     report: str = typer.Option(None, "--report", metavar="PATH",
                                help="Where to write the contamination report (default: OUT.contamination.parquet)."),
@@ -104,7 +105,7 @@ def collect(
             pool.build(opened, advance)
         if report_dest is not None and eval_sets:
             # The report first: an OUT that exists always has its report beside it.
-            write_table(report_dest, iter(pool.contamination), columns=REPORT_COLUMNS)
+            write_table(report_dest, pool.contamination(), columns=REPORT_COLUMNS)
         written = write_table(dest, pool.rows(), columns=pool.columns)
     _summary(ctx, list(pool.stats.values()), [name for name, _ in eval_sets])
     if not eval_sets:
@@ -117,7 +118,7 @@ def collect(
     info(ctx, f"wrote {written:,} rows to {display_name(dest, writing=True)} "
               f"({dropped:,} dropped as contaminated, {copies:,} as duplicates)")
     if report_dest is not None and eval_sets:
-        info(ctx, f"contamination report: {len(pool.contamination):,} matches in {report_dest}")
+        info(ctx, f"contamination report: {pool.matches:,} matches in {report_dest}")
 
 
 def _summary(ctx: typer.Context, stats: list[SourceStats], benchmarks: list[str]) -> None:
