@@ -404,6 +404,21 @@ def test_an_offline_hub_dataset_is_one_clear_line_naming_it(tmp_path):
     assert not (tmp_path / "p.jsonl").exists()
 
 
+def test_the_hub_path_loads_what_load_dataset_can_find(tmp_path):
+    # load_dataset takes a local folder of data files as well as a hub name: the same code path,
+    # offline, with splits from the file names.
+    folder = tmp_path / "hub_like" / "data"
+    folder.mkdir(parents=True)
+    write_table(folder / "train-00000-of-00001.parquet", [{"problem": "Train question?", "n": 1}])
+    write_table(folder / "test-00000-of-00001.parquet", [{"problem": "Test question?", "n": 2}])
+    out = tmp_path / "pool.jsonl"
+    ok(run_s1("collect", out, "--source", f"hub=hf:{tmp_path / 'hub_like'}@test", "--map", "question=problem"))
+    assert [(r["source"], r["question"], r["metadata"]) for r in read_rows(out)] == [
+        ("hub", "Test question?", {"n": 2})]
+    result = run_s1("collect", out, "--source", f"hf:{tmp_path / 'hub_like'}", "--map", "question=problem")
+    assert result.exit_code == 2 and "has splits" in result.stderr and "pick one, e.g." in result.stderr
+
+
 def test_a_saved_dataset_directory_loads(tmp_path):
     import datasets
 
