@@ -281,6 +281,7 @@ class Pool:
         self.stdin = stdin
         self.stats: dict[str, SourceStats] = {}
         self.matches = 0  # report rows: (pool row, evaluation question) overlaps
+        self.empty: list[str] = []  # sources that gave no rows (a where filter that matches nothing?)
         self.columns: dict[str, str] = {c: STR for c in POOL_COLUMNS}
         self._extra: set[str] = set()
         self._spool: IO[bytes] | None = None
@@ -342,6 +343,7 @@ class Pool:
             limits = [n for n in (config.limit, self.options.limit) if n]
             limit = min(limits) if limits else None
             key = ("entry", config.entry) if config.entry is not None else ("source", number)
+            got = 0
             for where, raw in source.rows:
                 if limit is not None and taken[key] >= limit:
                     break
@@ -349,6 +351,7 @@ class Pool:
                     continue
                 self._add(canonical_row(raw, config, source.default_name, where), where)
                 taken[key] += 1
+                got += 1
                 pending += 1
                 if progress is not None and pending == 1024:
                     progress(pending)
@@ -356,6 +359,8 @@ class Pool:
             close = getattr(source.rows, "close", None)
             if close:
                 close()
+            if not got and not (limit is not None and taken[key] >= limit):
+                self.empty.append(source.label + (" (its where filter matched no row)" if config.where else ""))
         if progress is not None and pending:
             progress(pending)
         self._resolve()

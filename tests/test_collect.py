@@ -117,6 +117,14 @@ source:
 """)
     ok(run_s1("collect", tmp_path / "pool2.parquet", "--recipe", yaml_recipe))
     assert read_rows(tmp_path / "pool2.parquet") == rows
+    # A filter that matches nothing is worth a word.
+    recipe.write_text('[[source]]\nname = "n"\nspec = "../data/numina.jsonl"\nmap = { question = "problem" }\n'
+                      'where = { source = "amc_aime" }\n\n[[source]]\nname = "t"\nspec = "../data/teasers.jsonl"\n'
+                      'map = { question = "Question" }\n')
+    result = run_s1("collect", tmp_path / "pool3.jsonl", "--recipe", recipe)
+    ok(result)
+    assert "numina.jsonl (its where filter matched no row): no rows read" in result.stderr
+    assert len(read_rows(tmp_path / "pool3.jsonl")) == 5
 
 
 def test_the_example_recipe_documents_the_16_sources_of_the_paper():

@@ -110,6 +110,8 @@ def collect(
     _summary(ctx, list(pool.stats.values()), [name for name, _ in eval_sets])
     if not eval_sets:
         info(ctx, "no --decontaminate: the pool was not checked against any evaluation set")
+    for label in pool.empty:
+        info(ctx, f"{label}: no rows read")
     unknown = [name for name in opts.prefer if name not in pool.stats]
     if unknown:
         info(ctx, f"--prefer: no rows came from {', '.join(map(repr, unknown))}")
