@@ -481,6 +481,8 @@ def bad_case(tmp_path: Path, name: str) -> tuple[list[str], str]:
         "recipe key": (["--recipe", recipe], f"{recipe}: source 1 ('a'): mapp: unknown key"),
         "recipe where": (["--recipe", recipe], f"{a}:1: column 'lang' (named in the recipe's where) is missing"),
         "recipe toml": (["--recipe", recipe], f"{recipe}: not valid TOML"),
+        "report over out": (["--source", a, "--report", tmp_path / "out.parquet"],
+                            f"--report {tmp_path / 'out.parquet'}: the report would overwrite OUT"),
     }
     recipe.write_text({
         "recipe key": f'[[source]]\nname = "a"\nspec = "{a}"\nmapp = {{ question = "problem" }}\n',
@@ -491,7 +493,8 @@ def bad_case(tmp_path: Path, name: str) -> tuple[list[str], str]:
 
 
 BAD = ["missing question", "question not text", "answer an object", "duplicate ids", "gpqa without a file",
-       "unknown eval set", "missing source", "no sources", "bad dedupe", "recipe key", "recipe where", "recipe toml"]
+       "unknown eval set", "missing source", "no sources", "bad dedupe", "recipe key", "recipe where", "recipe toml",
+       "report over out"]
 
 
 @pytest.mark.parametrize("name", BAD)

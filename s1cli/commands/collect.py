@@ -84,6 +84,8 @@ def collect(
     report_dest = report or report_path(dest)
     if report_dest is not None:
         table_format(report_dest)
+        if os.path.abspath(report_dest) == os.path.abspath(dest):
+            raise ConfigError(f"--report {report}: the report would overwrite OUT; give it another name")
     renames = Renames.parse(map_)
     sources = [parse_source(spec, renames) for spec in source or ()]
     if recipe:
