@@ -18,8 +18,10 @@ import hashlib
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where it is used: `s1` starts faster without it
+    import numpy as np
 
 DEFAULT_NGRAM = 8
 DEFAULT_THRESHOLD = 0.8
@@ -167,6 +169,8 @@ def near_clusters(signatures: np.ndarray, keys: np.ndarray, threshold: float = D
     clusters, do not depend on the row order. Returns each row's cluster label (the index of
     one member). Clusters are transitive: a chain of similar texts forms one cluster.
     """
+    import numpy as np
+
     count, num_perm = signatures.shape
     parent = list(range(count))
     if count < 2:

@@ -520,3 +520,11 @@ def test_options_are_checked():
         CollectOptions(threshold=0.0)
     with pytest.raises(ConfigError, match="no sources"):
         Pool([], [])
+
+
+def test_registering_the_command_loads_no_numpy_or_datasets():
+    # Every `s1` invocation imports every command module: the heavy libraries wait for `collect`.
+    heavy = ("numpy", "pydantic", "datasets", "datasketch")
+    script = f"import sys, s1cli.cli; print([m for m in {heavy} if m in sys.modules])"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=subprocess_env())
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stderr

@@ -4,27 +4,20 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
-from ..collect import (
-    DEDUPE_MODES,
-    REPORT_COLUMNS,
-    CollectOptions,
-    Pool,
-    SourceStats,
-    load_eval_questions,
-    parse_eval_specs,
-    report_path,
-)
 from ..dedupe import DEFAULT_NGRAM, DEFAULT_THRESHOLD
 from ..errors import ConfigError
 from ..schema import Renames
-from ..sources import load_recipe, parse_source
 from ..table import display_name, table_format, write_table
 from ..ui import info, progress, settings
 from . import options
+
+if TYPE_CHECKING:
+    from ..collect import SourceStats
 
 EXAMPLES = """Examples:
 
@@ -76,6 +69,18 @@ def collect(
     listed in a side report; duplicates are removed across sources whatever order the sources
     are given in, and the kept row lists every dropped copy under metadata.duplicates.
     """
+    # Imported here, not at the top: every `s1` command would otherwise pay for numpy and pydantic.
+    from ..collect import (
+        DEDUPE_MODES,
+        REPORT_COLUMNS,
+        CollectOptions,
+        Pool,
+        load_eval_questions,
+        parse_eval_specs,
+        report_path,
+    )
+    from ..sources import load_recipe, parse_source
+
     if dedupe not in DEDUPE_MODES:
         raise ConfigError(f"--dedupe {dedupe!r}: choose {' or '.join(DEDUPE_MODES)}")
     table_format(dest)  # an unusable output name fails before any work
