@@ -17,16 +17,26 @@ s1 convert "$OUT/math500.jsonl.gz" "$OUT/math500.roundtrip.jsonl"
 cmp "$OUT/math500.jsonl" "$OUT/math500.roundtrip.jsonl"
 echo "round trip jsonl -> parquet -> stdout | stdin -> csv -> jsonl.gz -> jsonl: identical"
 
-echo "== 3. grade with the rule judge: MATH500's reference solutions as attempts, with token counts"
+echo "== 3. a question pool from two sources, decontaminated against the bundled eval sets"
+s1 data export pool_sample "$OUT/pool_sample.jsonl"
+# A second source that, by construction, holds the AIME 2024 questions, under its own column name.
+s1 data export aime24 - | s1 convert - "$OUT/leaky.csv" --map problem=question
+s1 collect "$OUT/pool.parquet" --source "$OUT/pool_sample.jsonl" --source "leaky=$OUT/leaky.csv" \
+    --map question=problem --decontaminate aime24,aime25,math500
+leaked=$(s1 convert "$OUT/pool.parquet" - | grep -c '"source": "leaky"' || true)
+test "$leaked" -eq 0
+echo "every AIME 2024 copy was dropped; the matches are in $OUT/pool.contamination.parquet"
+
+echo "== 4. grade with the rule judge: MATH500's reference solutions as attempts, with token counts"
 s1 grade "$OUT/math500.jsonl" "$OUT/math500.graded.parquet" --judge rule --name reference \
   --map response=solution --count-tokens response --overwrite
 
-echo "== 4. select an s1K-style set: quality -> difficulty -> diversity (2^-rank by trace length)"
+echo "== 5. select an s1K-style set: quality -> difficulty -> diversity (2^-rank by trace length)"
 # grade and classify-msc will label the pool; until then a script adds SYNTHETIC labels to the demo pool.
 python examples/label_demo_pool.py "$OUT/labelled.jsonl"
 s1 select "$OUT/labelled.jsonl" "$OUT/s1k.jsonl" --size 40 --seed 0 --report "$OUT/s1k.report.md"
 
-echo "== 5. generate with budget forcing: 4 AIME24 questions, thinking capped at 96 tokens, extended by up to 2 waits"
+echo "== 6. generate with budget forcing: 4 AIME24 questions, thinking capped at 96 tokens, extended by up to 2 waits"
 s1 data export aime24 - | s1 convert - "$OUT/aime24.head.jsonl" --limit 4
 s1 generate "$OUT/aime24.head.jsonl" "$OUT/generations.jsonl" --model "hf:$OUT/tiny-model" \
   --max-thinking-tokens 96 --num-waits 2 --max-answer-tokens 32 --answer-prefix "Final Answer:" --overwrite

@@ -23,13 +23,13 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any
 
 from .errors import InputError, located
-from .schema import Renames, Row, Validator, column_kind, from_text, row_key
+from .schema import BOOL, FLOAT, INT, JSON, Renames, Row, Validator, column_kind, from_text, row_key
 
 STDIO = "-"
 JSONL, JSONL_GZ, JSON_ARRAY, PARQUET, CSV = "jsonl", "jsonl.gz", "json", "parquet", "csv"
@@ -95,6 +95,13 @@ def iter_rows(
 def read_rows(source: str | os.PathLike, **options: Any) -> list[Row]:
     """All rows of a table as a list; see ``iter_rows`` for the options and errors."""
     return list(iter_rows(source, **options))
+
+
+def iter_located_rows(source: str | os.PathLike, *, stdin: IO[bytes] | None = None) -> Iterator[tuple[str, Row]]:
+    """Rows as parsed, each with its location (``file:line`` or ``file:row N``), not checked against
+    the contract: for commands that bring outside data into it (``collect``) and report their own
+    errors at that location."""
+    return _located_rows(source, stdin, allow_empty=False)
 
 
 def count_rows(source: str | os.PathLike) -> int | None:
@@ -302,10 +309,13 @@ def _columns(rows: list[Row]) -> list[str]:
     return list(seen)
 
 
-def write_table(dest: str | os.PathLike, rows: Iterable[Row], *, stdout: IO[str] | None = None) -> int:
+def write_table(dest: str | os.PathLike, rows: Iterable[Row], *, stdout: IO[str] | None = None,
+                columns: Mapping[str, str] | None = None) -> int:
     """Write a whole table atomically: the output appears complete or not at all.
 
-    Returns the number of rows written. ``-`` streams JSONL to stdout.
+    Returns the number of rows written. ``-`` streams JSONL to stdout. ``columns`` (column name
+    -> schema kind, e.g. ``{"id": STR, "metadata": JSON}``) fixes the columns in advance, so
+    Parquet, CSV and JSON arrays stream in batches instead of holding every row in memory.
     """
     name = str(dest)
     fmt = table_format(name)
@@ -326,6 +336,8 @@ def write_table(dest: str | os.PathLike, rows: Iterable[Row], *, stdout: IO[str]
                     fh.write(dumps(row) + "\n")
                     count += 1
             return count
+        if columns is not None:
+            return _write_streamed(tmp, fmt, rows, columns)
         materialised = list(rows)
         if fmt == PARQUET:
             _write_parquet(tmp, materialised)
@@ -384,6 +396,59 @@ def _write_parquet(path: Path, rows: list[Row]) -> None:
     if json_columns:
         table = table.replace_schema_metadata({JSON_COLUMNS_KEY: json.dumps(json_columns).encode()})
     pq.write_table(table, path)
+
+
+STREAM_BATCH = 8192
+
+
+def _write_streamed(path: Path, fmt: str, rows: Iterable[Row], columns: Mapping[str, str]) -> int:
+    count = 0
+    if fmt == PARQUET:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        types = {INT: pa.int64(), BOOL: pa.bool_(), FLOAT: pa.float64()}
+        schema = pa.schema([(name, types.get(kind, pa.string())) for name, kind in columns.items()])
+        json_columns = [name for name, kind in columns.items() if kind == JSON]
+        if json_columns:
+            schema = schema.with_metadata({JSON_COLUMNS_KEY: json.dumps(json_columns).encode()})
+        with pq.ParquetWriter(path, schema) as writer:
+            batch: list[Row] = []
+            for row in rows:
+                batch.append(row)
+                count += 1
+                if len(batch) == STREAM_BATCH:
+                    writer.write_table(_arrow_batch(batch, schema, json_columns))
+                    batch = []
+            if batch or count == 0:
+                writer.write_table(_arrow_batch(batch, schema, json_columns))
+        return count
+    with open(path, "w", encoding="utf-8", newline="" if fmt == CSV else "\n") as fh:
+        if fmt == CSV:
+            writer = csv.writer(fh)
+            writer.writerow(list(columns))
+            for row in rows:
+                writer.writerow([_csv_cell(row.get(column)) for column in columns])
+                count += 1
+            return count
+        fh.write("[\n")
+        for row in rows:
+            fh.write(("" if count == 0 else ",\n") + dumps(row))
+            count += 1
+        fh.write("\n]\n" if count else "]\n")
+    return count
+
+
+def _arrow_batch(rows: list[Row], schema: Any, json_columns: list[str]) -> Any:
+    import pyarrow as pa
+
+    arrays = []
+    for field in schema:
+        values = [row.get(field.name) for row in rows]
+        if field.name in json_columns:
+            values = [None if v is None else dumps(v) for v in values]
+        arrays.append(pa.array(values, type=field.type))
+    return pa.Table.from_arrays(arrays, schema=schema)
 
 
 def _csv_cell(value: Any) -> str:

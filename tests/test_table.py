@@ -303,3 +303,48 @@ def test_a_completed_run_with_no_rows_leaves_an_empty_output_and_a_failed_one_no
     with pytest.raises(RuntimeError), ResumableWriter(tmp_path / "failed.jsonl"):
         raise RuntimeError("model failed to load")
     assert not (tmp_path / "failed.jsonl").exists()
+
+
+@pytest.mark.parametrize("name", FORMATS)
+def test_write_with_fixed_columns_streams_and_round_trips(tmp_path, name):
+    from s1cli.schema import BOOL, FLOAT, INT, JSON, STR
+
+    columns = {"id": STR, "question": STR, "answer": STR, "solution": STR, "sample": INT, "budget": INT,
+               "qwen7b_correct": BOOL, "seconds": FLOAT, "metadata": JSON, "choices": JSON}
+    many = [{**ROWS[i % 3], "id": str(i)} for i in range(20_000)]  # more than one Parquet batch
+
+    def rows():
+        yield from many
+
+    path = tmp_path / name
+    assert write_table(path, rows(), columns=columns) == len(many)
+    expected = [dict(r) for r in many]
+    if name.endswith(".csv"):
+        for row in expected[2::3]:  # CSV's one null is the empty cell, as in the round trip above
+            row.update(question=None, solution=None)
+    assert read_rows(path) == expected
+    if name.endswith(".parquet"):
+        schema = pq.read_schema(path)
+        assert json.loads(schema.metadata[b"s1cli.json_columns"]) == ["metadata", "choices"]
+        assert schema.field("budget").type == pa.int64() and schema.field("seconds").type == pa.float64()
+        assert pq.ParquetFile(path).metadata.num_row_groups > 1
+
+
+def test_an_empty_table_with_fixed_columns_keeps_its_schema(tmp_path):
+    from s1cli.schema import JSON, STR
+
+    path = tmp_path / "empty.parquet"
+    assert write_table(path, iter(()), columns={"id": STR, "metadata": JSON}) == 0
+    assert pq.read_schema(path).names == ["id", "metadata"]
+    assert read_rows(path, allow_empty=True) == []
+    csv_path = tmp_path / "empty.csv"
+    write_table(csv_path, iter(()), columns={"id": STR, "metadata": JSON})
+    assert csv_path.read_bytes() == b"id,metadata\r\n"
+
+
+def test_located_rows_are_parsed_but_not_checked(tmp_path):
+    from s1cli.table import iter_located_rows
+
+    path = tmp_path / "raw.jsonl"
+    path.write_text('{"id": 7, "answer": 42}\n\n{"id": 7}\n')
+    assert list(iter_located_rows(path)) == [(f"{path}:1", {"id": 7, "answer": 42}), (f"{path}:3", {"id": 7})]

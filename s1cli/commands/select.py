@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
@@ -13,20 +14,13 @@ from rich.text import Text
 
 from ..errors import ConfigError, InputError
 from ..schema import Renames, Row
-from ..selection import (
-    DEFAULT_AIME,
-    DEFAULT_GPQA,
-    DEFAULT_MATH,
-    MODE_HELP,
-    PERCENTILES,
-    SelectConfig,
-    SelectionReport,
-    select,
-    slim_row,
-)
+from ..selection_config import DEFAULT_AIME, DEFAULT_GPQA, DEFAULT_MATH, MODE_HELP, SelectConfig
 from ..table import STDIO, count_rows, display_name, iter_rows, table_format, write_table
 from ..ui import info, progress, settings
 from . import options
+
+if TYPE_CHECKING:
+    from ..selection import SelectionReport
 
 EXAMPLES = """Examples:
 
@@ -95,6 +89,8 @@ def select_command(
     row keeps its columns and gains `selected_by`, the rule that kept it. The report (stage counts,
     domains, sources, trace lengths) goes to the terminal and, with --report, to a Markdown file.
     """
+    from ..selection import select, slim_row  # numpy and pandas load only when the command runs
+
     config = SelectConfig(
         mode=mode, size=size, easy_if=tuple(c.strip() for c in easy_if.split(",") if c.strip()),
         length_column=length_column, domain_column=domain_column, trace_correct_column=trace_correct_column,
@@ -163,6 +159,8 @@ def _change(change: int | None) -> str:
 
 
 def _print_report(ctx: typer.Context, r: SelectionReport, report_path: Path | None) -> None:
+    from ..selection import PERCENTILES
+
     s = settings(ctx)
     if s.quiet:
         return
