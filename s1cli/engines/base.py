@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..errors import ConfigError
-from ..forcing import Budget, ForcingTokens, Outcome
+from ..forcing import Budget, Continuation, ForcingTokens, Outcome
 
 BACKENDS = ("hf", "vllm", "openai")
 
@@ -67,6 +67,17 @@ class Engine(Protocol):
               driver: str) -> list[Outcome]: ...
 
     def close(self) -> None: ...
+
+
+class BoundContinuer:
+    """An engine's ``continue_batch(requests, sampling)`` with the sampling fixed: what the
+    multi-round driver (``forcing.multi_round``) calls."""
+
+    def __init__(self, engine: Any, sampling: Sampling) -> None:
+        self.engine, self.sampling = engine, sampling
+
+    def continue_batch(self, requests: Sequence[Continuation]) -> list[list[int]]:
+        return self.engine.continue_batch(requests, self.sampling)
 
 
 def outcomes(engine: Engine, requests: Sequence[Request], budget: Budget, tokens: ForcingTokens,

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from ..errors import ConfigError
 from ..forcing import Budget, Continuation, Forcer, ForcingTokens, Outcome, multi_round
-from .base import Request, Sampling, eos_ids_of, stream_seed
+from .base import BoundContinuer, Request, Sampling, eos_ids_of, stream_seed
 
 DTYPES = ("auto", "float32", "bfloat16", "float16", "float64")
 
@@ -118,7 +118,7 @@ class HFEngine:
             for start in range(0, len(requests), slots):
                 chunk = requests[start:start + slots]
                 began = time.perf_counter()
-                outcomes = multi_round(_Continuer(self, sampling), [r.prompt_ids for r in chunk],
+                outcomes = multi_round(BoundContinuer(self, sampling), [r.prompt_ids for r in chunk],
                                        [r.key for r in chunk], budget, tokens)
                 for offset, outcome in enumerate(outcomes):
                     outcome.seconds = time.perf_counter() - began
@@ -321,16 +321,6 @@ def _pad_left(tensor: Any, width: int, dim: int) -> Any:
     shape = list(tensor.shape)
     shape[dim] = missing
     return torch.cat([torch.zeros(shape, dtype=tensor.dtype, device=tensor.device), tensor], dim=dim)
-
-
-class _Continuer:
-    """Adapts the engine to the multi-round driver's protocol with fixed sampling settings."""
-
-    def __init__(self, engine: HFEngine, sampling: Sampling) -> None:
-        self.engine, self.sampling = engine, sampling
-
-    def continue_batch(self, requests: Sequence[Continuation]) -> list[list[int]]:
-        return self.engine.continue_batch(requests, self.sampling)
 
 
 def _has_flash_attention() -> bool:

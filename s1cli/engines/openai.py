@@ -22,7 +22,7 @@ from typing import Any
 
 from ..errors import ConfigError, RemoteError
 from ..forcing import Budget, Continuation, ForcingTokens, Outcome, multi_round
-from .base import Request, Sampling, eos_ids_of, stream_seed
+from .base import BoundContinuer, Request, Sampling, eos_ids_of, stream_seed
 
 RETRY_STATUSES = {408, 429, 500, 502, 503, 504, 529}
 
@@ -67,7 +67,7 @@ class OpenAIEngine:
 
     def force(self, requests: Sequence[Request], budget: Budget, tokens: ForcingTokens, sampling: Sampling,
               driver: str = "multi") -> list[Outcome]:
-        continuer = _Continuer(self, sampling)
+        continuer = BoundContinuer(self, sampling)
         return multi_round(continuer, [r.prompt_ids for r in requests], [r.key for r in requests], budget, tokens)
 
     def continue_batch(self, requests: Sequence[Continuation], sampling: Sampling) -> list[list[int]]:
@@ -130,11 +130,3 @@ class OpenAIEngine:
                 problem = f"{self.url} did not return JSON"
                 break
         raise RemoteError(f"{problem} (model openai:{self.model})")
-
-
-class _Continuer:
-    def __init__(self, engine: OpenAIEngine, sampling: Sampling) -> None:
-        self.engine, self.sampling = engine, sampling
-
-    def continue_batch(self, requests: Sequence[Continuation]) -> list[list[int]]:
-        return self.engine.continue_batch(requests, self.sampling)
