@@ -108,7 +108,7 @@ def candidates(spec: str | Sequence[str] = "s1") -> LabelSet:
 _DECORATION = re.compile(r"[*_#`>\"'“”$\[\]()]")
 _LABEL = re.compile(r"^(?:final\s+)?(?:answer|code|class|classification|msc(?:\s*code)?|subject|domain)\s*[:：=-]\s*",
                     re.IGNORECASE)
-_CODE = re.compile(r"(?<![\d.])(\d{2})(?![\d.])")
+_CODE = re.compile(r"(?<![\d.])(\d{2})(?!\d|\.\d)")
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,10 @@ REPEAT_BONUS = 0.25  # each repeat of a cue adds this share of its weight, up to
 REPEAT_CAP = 3
 DESCRIPTION_WEIGHT = 2.0  # weight of the description similarity (a cosine in [0, 1])
 
+# Stemmed words too common in the class descriptions to tell classes apart.
+STOPWORDS = frozenset({"and", "the", "for", "with", "other", "their", "its", "all", "any", "are", "not", "into", "from",
+                       "over", "under", "general", "theory", "method", "topic", "aspect", "application", "special",
+                       "related"})
 _COMMAND = re.compile(r"\\([a-zA-Z]+)")
 _WORD = re.compile(r"[a-z0-9]+")
 _POSSESSIVE = re.compile(r"'s\b")
@@ -144,7 +148,8 @@ class OfflineClassifier:
         self._idf, self._descriptions = self._description_vectors()
 
     def _description_vectors(self) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
-        documents = {c.code: Counter(words(f"{c.name}; {c.description}")) for c in self.labels.classes}
+        documents = {c.code: Counter(w for w in words(f"{c.name}; {c.description}") if _content(w))
+                     for c in self.labels.classes}
         frequency = Counter(w for doc in documents.values() for w in doc)
         n = len(documents)
         idf = {w: math.log((1 + n) / (1 + df)) + 1.0 for w, df in frequency.items()}
@@ -190,6 +195,11 @@ class OfflineClassifier:
         totals = self.scores(text or "")
         ranked = sorted(totals.items(), key=lambda item: (-item[1], item[0]))
         return Scored(ranked[0][0], tuple((c, round(s, 3)) for c, s in ranked[:5]))
+
+
+def _content(word: str) -> bool:
+    """Words that carry meaning in a class description (not "of", "and", or a letter such as the K of K-theory)."""
+    return len(word) > 2 and word not in STOPWORDS and not word.isdigit()
 
 
 def _repeat(count: int) -> float:
