@@ -95,7 +95,7 @@ def classify_msc(
     max_cost: float = typer.Option(None, "--max-cost", min=0.0, metavar="USD",
                                    help="Stop before this run's spending could pass USD (cached replies are free)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print how many calls and what they may cost; call nothing."),
-    max_tokens: int = typer.Option(1024, "--max-tokens", min=8, help="Longest model reply, in tokens."),
+    max_tokens: int = typer.Option(1024, "--max-tokens", min=1, help="Longest model reply, in tokens."),
     cache: Path = typer.Option(None, "--cache", help="Response cache (SQLite) [default: $S1_CACHE_DIR/llm.sqlite or "
                                                      "~/.cache/s1cli/llm.sqlite]."),
     prices: Path = typer.Option(None, "--prices", help="JSON price table overriding the built-in one "
@@ -219,7 +219,10 @@ class Run:
             return
         from ..engines import load_engine
 
-        engine = load_engine(ref, dtype=dtype, device=device)
+        try:
+            engine = load_engine(ref, dtype=dtype, device=device)
+        except ConfigError as exc:  # the engines name their option --model; here it is --classifier
+            raise ConfigError(str(exc).replace("--model ", "--classifier ", 1)) from None
         try:
             model = LocalClassifier(engine, self.labels, max_tokens=max_tokens)
             writer = ResumableWriter(self.dest, resume=not self.overwrite)
