@@ -145,15 +145,20 @@ class OfflineClassifier:
         self.lexicon = lexicon or load_lexicon()
         self.codes = labels.codes
         self._allowed = set(self.codes)
-        self._idf, self._descriptions = self._description_vectors()
+        self._idf, self._postings = self._description_index()
 
-    def _description_vectors(self) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    def _description_index(self) -> tuple[dict[str, float], dict[str, list[tuple[str, float]]]]:
+        """TF-IDF unit vectors of the class descriptions, indexed by word: word -> [(code, weight)]."""
         documents = {c.code: Counter(w for w in words(f"{c.name}; {c.description}") if _content(w))
                      for c in self.labels.classes}
         frequency = Counter(w for doc in documents.values() for w in doc)
         n = len(documents)
         idf = {w: math.log((1 + n) / (1 + df)) + 1.0 for w, df in frequency.items()}
-        return idf, {code: _unit({w: c * idf[w] for w, c in doc.items()}) for code, doc in documents.items()}
+        postings: dict[str, list[tuple[str, float]]] = defaultdict(list)
+        for code, doc in documents.items():
+            for word, weight in _unit({w: c * idf[w] for w, c in doc.items()}).items():
+                postings[word].append((code, weight))
+        return idf, dict(postings)
 
     def scores(self, text: str) -> dict[str, float]:
         """Every candidate's score for ``text``."""
@@ -180,9 +185,9 @@ class OfflineClassifier:
                 if hits:
                     totals[code] += weight * _repeat(hits)
         query = _unit({w: c * self._idf[w] for w, c in Counter(tokens).items() if w in self._idf})
-        if query:
-            for code, vector in self._descriptions.items():
-                totals[code] += DESCRIPTION_WEIGHT * sum(v * vector.get(w, 0.0) for w, v in query.items())
+        for word, value in query.items():
+            for code, weight in self._postings[word]:
+                totals[code] += DESCRIPTION_WEIGHT * value * weight
         return totals
 
     def _add(self, totals: dict[str, float], entries: Iterable[tuple[str, float]], count: int) -> None:
