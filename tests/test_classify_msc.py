@@ -85,6 +85,15 @@ def test_offline_labels_every_row_keeps_columns_and_prints_the_distribution(tmp_
     assert len(lines) == 80 and {r["msc"] for r in lines} <= {"05", "11", "51", "60"}
 
 
+def test_offline_empty_question_is_null(tmp_path):
+    write_table(tmp_path / "q.jsonl", [{"id": "a", "question": "  "}, {"id": "b", "question": "Is 91 prime?"}])
+    done = run_s1("classify-msc", tmp_path / "q.jsonl", tmp_path / "out.jsonl")
+    assert done.exit_code == 0, done.stderr
+    out = read_rows(tmp_path / "out.jsonl")
+    assert (out[0]["msc"], out[0]["msc_name"], out[0]["msc_detail"]) == (None, None, "empty question")
+    assert out[1]["msc"] == "11"
+
+
 def test_offline_resume_and_overwrite(tmp_path):
     rows = load_table("math500")[:30]
     write_table(tmp_path / "q.jsonl", rows)

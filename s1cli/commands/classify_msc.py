@@ -111,7 +111,7 @@ def classify_msc(
 ) -> None:
     """Label each question with its MSC2020 class: writes msc (two-digit code), msc_name and msc_detail.
 
-    offline: a lexicon of field vocabulary scored against every class, no network, thousands of rows a
+    offline: a lexicon of field vocabulary scored against every class, no network, 1,000-2,000 rows a
     second. Models get the s1 prompt (s1cli/prompts/msc_v1.md): the classes with their subfields, and a
     reply ending with the code; an answer outside the list is asked once more, then recorded as null
     with its text. Replies are cached and a killed run resumes. Prints the distribution of classes.
@@ -124,21 +124,7 @@ def classify_msc(
     if compare is not None and compare in OUTPUT_COLUMNS:
         raise ConfigError(f"--compare {compare}: this run writes {compare!r}; rename the existing labels as they are "
                           f"read, e.g. --map old_{compare}={compare} --compare old_{compare}")
-    if spec.kind != "api":
-        for flag, given in (("--batch", batch), ("--max-cost", max_cost is not None)):
-            if given:
-                raise ConfigError(f"{flag} applies to API classifiers (anthropic:MODEL, openai:MODEL), "
-                                  f"not {classifier}")
-    if batch:
-        if dest == STDIO:
-            raise ConfigError("--batch needs an output file (the batch ids are saved beside it), not -")
-        if spec.ref is None or spec.ref.backend != "anthropic":
-            raise ConfigError("--batch works with anthropic classifiers only (OpenAI-compatible models are called "
-                              "directly)")
-    price_table = PriceTable.load(prices) if spec.kind == "api" else None
-    if max_cost is not None and price_table.lookup(spec.ref.backend, spec.ref.model) is None:
-        raise ConfigError(f"--max-cost: no price for {spec.ref}; add one with --prices FILE, "
-                          f'e.g. {{"{spec.ref}": {{"input": 3.0, "output": 15.0}}}}')
+    price_table = _check_api_options(spec, classifier, dest, batch=batch, max_cost=max_cost, prices=prices)
     if spec.kind == "api" and not dry_run:
         api_key(spec.ref.backend, base_url=base_url)
     rows = read_rows(source, require=[question_column], renames=Renames.parse(map_))
@@ -163,6 +149,28 @@ def classify_msc(
     if not dry_run:
         run.report(compare)
     run.raise_if_incomplete()
+
+
+def _check_api_options(spec: ClassifierSpec, classifier: str, dest: str, *, batch: bool, max_cost: float | None,
+                       prices: Path | None) -> PriceTable | None:
+    """The options that only API classifiers take; returns the price table they use."""
+    if spec.kind != "api":
+        for flag, given in (("--batch", batch), ("--max-cost", max_cost is not None)):
+            if given:
+                raise ConfigError(f"{flag} applies to API classifiers (anthropic:MODEL, openai:MODEL), "
+                                  f"not {classifier}")
+        return None
+    if batch:
+        if dest == STDIO:
+            raise ConfigError("--batch needs an output file (the batch ids are saved beside it), not -")
+        if spec.ref.backend != "anthropic":
+            raise ConfigError("--batch works with anthropic classifiers only (OpenAI-compatible models are called "
+                              "directly)")
+    price_table = PriceTable.load(prices)
+    if max_cost is not None and price_table.lookup(spec.ref.backend, spec.ref.model) is None:
+        raise ConfigError(f"--max-cost: no price for {spec.ref}; add one with --prices FILE, "
+                          f'e.g. {{"{spec.ref}": {{"input": 3.0, "output": 15.0}}}}')
+    return price_table
 
 
 class Run:
@@ -208,8 +216,12 @@ class Run:
         with writer, progress(self.ctx, "classifying", len(todo)) as advance:
             write = self._write(writer)
             for row in todo:
-                scored = model.classify(self._question(row))
-                write(MSCResult(scored.code, scored.detail()), row)
+                question = self._question(row)
+                if question.strip():
+                    scored = model.classify(question)
+                    write(MSCResult(scored.code, scored.detail()), row)
+                else:
+                    write(MSCResult(None, "empty question"), row)
                 advance(1)
         info(self.ctx, f"labelled {len(todo):,} rows into {display_name(self.dest, writing=True)} (offline)")
 
