@@ -31,12 +31,17 @@ echo "== 4. grade with the rule judge: MATH500's reference solutions as attempts
 s1 grade "$OUT/math500.jsonl" "$OUT/math500.graded.parquet" --judge rule --name reference \
   --map response=solution --count-tokens response --overwrite
 
-echo "== 5. select an s1K-style set: quality -> difficulty -> diversity (2^-rank by trace length)"
-# grade and classify-msc will label the pool; until then a script adds SYNTHETIC labels to the demo pool.
-python examples/label_demo_pool.py "$OUT/labelled.jsonl"
+echo "== 5. MSC2020 classes of the demo pool, with the offline classifier"
+# A script adds SYNTHETIC trace lengths and verdicts to the demo pool (generate and grade would measure
+# them); its made-up msc column is kept as synthetic_msc and replaced by real offline labels.
+python examples/label_demo_pool.py "$OUT/synthetic.jsonl"
+s1 classify-msc "$OUT/synthetic.jsonl" "$OUT/labelled.jsonl" --classifier offline \
+  --map synthetic_msc=msc --overwrite
+
+echo "== 6. select an s1K-style set: quality -> difficulty -> diversity (2^-rank by trace length)"
 s1 select "$OUT/labelled.jsonl" "$OUT/s1k.jsonl" --size 40 --seed 0 --report "$OUT/s1k.report.md"
 
-echo "== 6. generate with budget forcing: 4 AIME24 questions, thinking capped at 96 tokens, extended by up to 2 waits"
+echo "== 7. generate with budget forcing: 4 AIME24 questions, thinking capped at 96 tokens, extended by up to 2 waits"
 s1 data export aime24 - | s1 convert - "$OUT/aime24.head.jsonl" --limit 4
 s1 generate "$OUT/aime24.head.jsonl" "$OUT/generations.jsonl" --model "hf:$OUT/tiny-model" \
   --max-thinking-tokens 96 --num-waits 2 --max-answer-tokens 32 --answer-prefix "Final Answer:" --overwrite

@@ -18,7 +18,8 @@ from .errors import S1Error
 from .ui import Settings, error_line
 
 # One module per subcommand, each exposing register(app); a command is listed once it works.
-COMMAND_MODULES = ("tiny", "convert", "data", "schema", "collect", "grade", "select", "generate")
+COMMAND_MODULES = ("tiny", "convert", "data", "schema", "collect", "grade", "classify_msc", "select",
+                   "generate")
 
 
 class Terminated(BaseException):

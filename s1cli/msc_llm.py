@@ -1,0 +1,280 @@
+"""MSC classification by a language model: an API model through the client layer (``anthropic:MODEL``,
+``openai:MODEL``) or a local model through the generation engines (``hf:PATH``, ``vllm:PATH``), both
+with the same prompt (``s1cli/prompts/msc_v1.md``), and the loops that run a table through them.
+
+The reply must end with a two-digit code from the candidate list. Anything else is asked once more
+as a follow-up turn quoting the invalid answer (``msc_v1_retry.md``; a new request, so the cache
+cannot hand back the same reply); a second invalid reply is recorded as ``code = None`` with the raw
+text, never guessed. API errors are not answers either: they propagate (``RequestFailed``) and the
+row is left out for a rerun, exactly as ``grade`` does.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from .engines.base import Sampling
+from .forcing import Continuation, StopMatcher
+from .grading import CallEstimate, Pending, RunStats
+from .llm import ModelRef
+from .llm.accounting import BudgetExceeded, estimate_input_tokens
+from .llm.base import Request, Response
+from .llm.batch import BatchRunner
+from .llm.client import Client, RequestFailed
+from .msc import LabelSet, parse_reply
+from .prompts import Prompt, load_prompt
+from .schema import Row
+
+Ask = Callable[[Request], Response]
+OUTPUT_COLUMNS = ("msc", "msc_name", "msc_detail")
+
+
+@dataclass(frozen=True)
+class MSCResult:
+    code: str | None  # None: no valid code (the raw reply is in ``detail``)
+    detail: str
+
+
+def render_classes(labels: LabelSet) -> str:
+    """The subject list as the s1 repository offered it: title, code, description of subfields."""
+    blocks = []
+    for c in labels.classes:
+        blocks.append(f"### {c.name}\n* Code: {c.code}\n* Description: {c.description or c.name}")
+    return "\n\n".join(blocks)
+
+
+class Conversation:
+    """The prompt and the retry rule, shared by API and local models."""
+
+    def __init__(self, labels: LabelSet, prompt: Prompt | None = None, retry_prompt: Prompt | None = None) -> None:
+        self.labels = labels
+        self.prompt = prompt or load_prompt("msc_v1")
+        self.retry_prompt = retry_prompt or load_prompt("msc_v1_retry")
+        self._classes = render_classes(labels)
+
+    @property
+    def version(self) -> str:
+        return f"{self.prompt.version}+{self.retry_prompt.version}"
+
+    def first(self, question: str) -> list[dict[str, str]]:
+        return [{"role": "user", "content": self.prompt.render(question=question.strip(), classes=self._classes)}]
+
+    def retry_message(self, reply: str) -> str | None:
+        """None when ``reply`` holds a valid code; else the follow-up that quotes the invalid answer."""
+        parsed = parse_reply(reply, self.labels)
+        if parsed.code is not None:
+            return None
+        answer = parsed.answer if len(parsed.answer) <= 200 else parsed.answer[:199] + "…"
+        return self.retry_prompt.render(answer=answer, problem=parsed.problem).strip()
+
+    def result(self, reply: str, *, retried: bool) -> MSCResult:
+        code = parse_reply(reply, self.labels).code
+        if code is None:
+            return MSCResult(None, f"no valid code{' after a retry' if retried else ''}: {reply.strip()}")
+        return MSCResult(code, reply.strip())
+
+
+class LLMClassifier:
+    """An API model (``anthropic:MODEL`` or ``openai:MODEL``) asked through the client layer."""
+
+    def __init__(self, ref: ModelRef, labels: LabelSet, *, max_tokens: int = 1024,
+                 conversation: Conversation | None = None, params: dict[str, Any] | None = None) -> None:
+        self.ref = ref
+        self.labels = labels
+        self.max_tokens = max_tokens
+        self.conversation = conversation or Conversation(labels)
+        self.params = {"temperature": 0.0} if params is None else params
+
+    def request(self, question: str) -> Request:
+        return Request.make(self.ref.model, self.conversation.first(question), self.max_tokens, params=self.params,
+                            prompt_version=self.conversation.version)
+
+    def classify(self, question: str, ask: Ask) -> MSCResult:
+        if not question.strip():
+            return MSCResult(None, "empty question")
+        first = self.request(question)
+        reply = ask(first).text
+        follow_up = self.conversation.retry_message(reply)
+        if follow_up is None:
+            return self.conversation.result(reply, retried=False)
+        reply = ask(first.follow_up(reply, follow_up)).text
+        return self.conversation.result(reply, retried=True)
+
+
+class LocalClassifier:
+    """A local model (``hf:PATH``, ``vllm:PATH``) run through a generation engine, greedy, with the
+    same prompt in the model's chat template and the same retry rule."""
+
+    def __init__(self, engine: Any, labels: LabelSet, *, max_tokens: int = 1024,
+                 conversation: Conversation | None = None) -> None:
+        self.engine = engine
+        self.labels = labels
+        self.max_tokens = max_tokens
+        self.conversation = conversation or Conversation(labels)
+        tokenizer = engine.tokenizer
+        self._stop = StopMatcher(tokenizer, [], engine.eos_ids)
+
+    def _ids(self, messages: list[dict[str, str]]) -> list[int]:
+        tokenizer = self.engine.tokenizer
+        if getattr(tokenizer, "chat_template", None):
+            text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        else:
+            text = "\n\n".join(m["content"] for m in messages) + "\n"
+        return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def _generate(self, conversations: Sequence[list[dict[str, str]]], keys: Sequence[str]) -> list[str]:
+        requests = [Continuation(self._ids(messages), self.max_tokens, self._stop, key)
+                    for messages, key in zip(conversations, keys, strict=True)]
+        outputs = self.engine.continue_batch(requests, Sampling())
+        tokenizer = self.engine.tokenizer
+        replies = []
+        for ids in outputs:
+            span = self._stop.match(ids) if ids else 0
+            replies.append(tokenizer.decode(ids[: len(ids) - span], skip_special_tokens=True))
+        return replies
+
+    def classify_batch(self, questions: Sequence[str], keys: Sequence[str]) -> list[MSCResult]:
+        results: list[MSCResult | None] = [MSCResult(None, "empty question") if not q.strip() else None
+                                           for q in questions]
+        asked = [i for i, r in enumerate(results) if r is None]
+        conversations = {i: self.conversation.first(questions[i]) for i in asked}
+        replies = dict(zip(asked, self._generate([conversations[i] for i in asked], [keys[i] for i in asked]),
+                           strict=True))
+        again = []
+        for i in asked:
+            follow_up = self.conversation.retry_message(replies[i])
+            if follow_up is None:
+                results[i] = self.conversation.result(replies[i], retried=False)
+            else:
+                conversations[i] = [*conversations[i], {"role": "assistant", "content": replies[i]},
+                                    {"role": "user", "content": follow_up}]
+                again.append(i)
+        if again:
+            second = self._generate([conversations[i] for i in again], [f"{keys[i]}#retry" for i in again])
+            for i, reply in zip(again, second, strict=True):
+                results[i] = self.conversation.result(reply, retried=True)
+        return [r for r in results if r is not None]
+
+
+def labelled(row: Row, result: MSCResult, labels: LabelSet) -> Row:
+    """The output row: the input columns plus msc, msc_name and msc_detail."""
+    return {**row, "msc": result.code, "msc_name": labels.name(result.code), "msc_detail": result.detail}
+
+
+# ------------------------------------------------------------------------------------------ runs
+
+Classify = Callable[[Row], MSCResult]
+
+
+def run_direct(rows: Iterable[Row], classify: Classify, write: Callable[[MSCResult, Row], None], *,
+               concurrency: int, advance: Callable[[int], None] = lambda n: None) -> RunStats:
+    """Classify rows with direct model calls, ``concurrency`` at a time, writing them in input order."""
+    stats = RunStats()
+    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="s1-msc")
+    window: deque = deque()
+    source = iter(rows)
+    try:
+        while True:
+            while stats.stopped is None and len(window) < 2 * concurrency:
+                row = next(source, None)
+                if row is None:
+                    break
+                window.append((row, pool.submit(classify, row)))
+            if not window:
+                break
+            row, future = window.popleft()
+            try:
+                result = future.result()
+            except BudgetExceeded as exc:
+                stats.stopped = stats.stopped or str(exc)
+                continue
+            except RequestFailed as exc:
+                stats.fail(exc)
+                advance(1)
+                continue
+            write(result, row)
+            stats.graded += 1
+            advance(1)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return stats
+
+
+def run_batched(rows: Iterable[Row], classify: Classify, runner: BatchRunner, write: Callable[[MSCResult, Row], None],
+                *, advance: Callable[[int], None] = lambda n: None, max_rounds: int = 8) -> RunStats:
+    """Classify rows in rounds of Message Batches: every reply missing from the cache goes into one batch;
+    a row is written as soon as its replies are in (a retry of an invalid answer takes one more round)."""
+    stats = RunStats()
+    remaining = list(rows)
+    for _ in range(max_rounds + 1):
+        waiting: dict[str, Request] = {}
+        still = []
+        for row in remaining:
+            try:
+                result = classify(row)
+            except Pending as exc:
+                for _label, key, request in exc.items:
+                    waiting[key] = request
+                still.append(row)
+                continue
+            except RequestFailed as exc:
+                stats.fail(exc)
+                advance(1)
+                continue
+            write(result, row)
+            stats.graded += 1
+            advance(1)
+        remaining = still
+        if not remaining or stats.stopped:
+            break
+        try:
+            runner.run(waiting)
+        except BudgetExceeded as exc:
+            stats.stopped = str(exc)
+    for _ in remaining:
+        if not stats.stopped:
+            stats.fail(RequestFailed("no reply after the batch rounds"))
+    return stats
+
+
+def run_local(rows: Sequence[Row], classifier: LocalClassifier, question_column: str,
+              write: Callable[[MSCResult, Row], None], *, batch_size: int,
+              advance: Callable[[int], None] = lambda n: None) -> RunStats:
+    stats = RunStats()
+    for start in range(0, len(rows), batch_size):
+        batch = rows[start:start + batch_size]
+        results = classifier.classify_batch([str(r.get(question_column) or "") for r in batch],
+                                            [str(r.get("id")) for r in batch])
+        for row, result in zip(batch, results, strict=True):
+            write(result, row)
+            stats.graded += 1
+        advance(len(batch))
+    return stats
+
+
+def estimate(questions: Iterable[str], classifier: LLMClassifier, client: Client, *, batch: bool) -> CallEstimate:
+    """What classifying ``questions`` would send and cost (first tries; an invalid answer adds a follow-up)."""
+    entry = CallEstimate("msc", str(classifier.ref))
+    prices = client.ledger.prices
+    costs: dict[str, list[float | None]] = defaultdict(list)
+    for question in questions:
+        if not question.strip():
+            continue
+        request = classifier.request(question)
+        if client.cache is not None and client.key(request) in client.cache:
+            entry.cached += 1
+            continue
+        entry.calls += 1
+        tokens = estimate_input_tokens(request)
+        entry.input_tokens += tokens
+        entry.output_tokens_max += request.max_tokens
+        ref = classifier.ref
+        costs["low"].append(prices.cost(ref.backend, ref.model, tokens, 0, batch=batch))
+        costs["high"].append(prices.cost(ref.backend, ref.model, tokens, request.max_tokens, batch=batch))
+    entry.cost_low = None if None in costs["low"] else sum(c for c in costs["low"] if c is not None)
+    entry.cost_high = None if None in costs["high"] else sum(c for c in costs["high"] if c is not None)
+    return entry
