@@ -276,7 +276,8 @@ def load_predictions(path: str, options: PredictionOptions, *, evalsets: Sequenc
     rows = read_rows(path, require=require, renames=options.renames)
     if evalsets is not None:
         references = {row["id"]: row for evalset in evalsets for row in evalset.rows}
-        rows = [{**row, "answer": references[row["id"]]["answer"], "task": references[row["id"]]["task"]}
+        rows = [{**row, "answer": references[row["id"]]["answer"], "task": references[row["id"]]["task"],
+                 "metadata": row.get("metadata") or references[row["id"]].get("metadata")}
                 for row in rows if row["id"] in references]
         if not rows:
             raise InputError(f"{path}: no row's id is in the --tasks questions")
@@ -333,9 +334,17 @@ def sample_key(row: Row) -> tuple:
     return tuple(row.get(column) for column in SAMPLE_KEY)
 
 
-def _check(pair: tuple[str | None, str | None]) -> tuple[str | None, bool]:
-    verdict = check(pair[0], pair[1])
+def _check(item: tuple[str | None, str | None, list[str] | None]) -> tuple[str | None, bool]:
+    response, answer, choices = item
+    verdict = check(response, answer, choices=choices)
     return verdict.pred, verdict.correct
+
+
+def _choices(row: Row) -> list[str] | None:
+    """A multiple-choice question's option texts (GPQA rows carry them in metadata)."""
+    metadata = row.get("metadata")
+    choices = metadata.get("choices") if isinstance(metadata, dict) else None
+    return [str(c) for c in choices] if isinstance(choices, list) else None
 
 
 def load_cache(outdir: Path) -> dict[tuple, Row]:
@@ -350,7 +359,9 @@ def grade(samples: list[Row], cache: dict[tuple, Row] | None = None, *, workers:
           on_graded: Callable[[int], None] | None = None) -> tuple[list[Row], int]:
     """Add ``pred`` and ``correct`` to every sample; returns the rows and how many were graded anew.
 
-    A sample found in ``cache`` with the same response and reference keeps its verdict. Grading runs
+    A sample found in ``cache`` with the same response and reference keeps its verdict. A
+    multiple-choice sample whose ``metadata`` lists its ``choices`` may answer with a choice's text.
+    Grading runs
     math-verify in this (main) thread, or in ``workers`` spawned processes — each its own main
     thread, where math-verify's signal-based timeouts work.
     """
@@ -364,8 +375,8 @@ def grade(samples: list[Row], cache: dict[tuple, Row] | None = None, *, workers:
             row["pred"], row["correct"] = None, False  # thinking never ended, or an empty answer: no answer
         else:
             todo.append(index)
-    pairs = [(samples[i]["response"], None if samples[i].get("answer") is None else str(samples[i]["answer"]))
-             for i in todo]
+    pairs = [(samples[i]["response"], None if samples[i].get("answer") is None else str(samples[i]["answer"]),
+              _choices(samples[i])) for i in todo]
     if workers > 1 and len(pairs) > 1:
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             results = pool.map(_check, pairs, chunksize=max(1, min(256, len(pairs) // (workers * 4))))

@@ -264,15 +264,18 @@ def test_references_can_come_from_the_tasks(tmp_path):
         {"id": "rec000", "response": f"Answer: {letters['rec000']}"},
         {"id": "rec001", "response": f"The answer is ({letters['rec001']})."},
         {"id": "rec002", "response": rf"\boxed{{{wrong[letters['rec002']]}}}"},
+        {"id": "rec003", "response": "Answer: right 3"},  # the choice's text, not its letter
         {"id": "other", "response": "Answer: A"},  # not in the task: left out
     ])
     result = run_s1("bench", tmp_path / "out", "--predictions", table, "--tasks", f"gpqa_diamond={gpqa}")
     assert result.exit_code == 0, result.stderr
     rows = read_rows(tmp_path / "out" / "samples.parquet")
     assert [(r["id"], r["task"], r["correct"]) for r in rows] == [
-        ("rec000", "gpqa_diamond", True), ("rec001", "gpqa_diamond", True), ("rec002", "gpqa_diamond", False)]
+        ("rec000", "gpqa_diamond", True), ("rec001", "gpqa_diamond", True), ("rec002", "gpqa_diamond", False),
+        ("rec003", "gpqa_diamond", True)]
+    assert rows[3]["pred"] == letters["rec003"]
     (summary,) = csv_rows(tmp_path / "out" / "summary.csv")
-    assert summary["accuracy"] == pytest.approx(2 / 3, abs=1e-6) and summary["budget"] is None
+    assert summary["accuracy"] == pytest.approx(3 / 4, abs=1e-6) and summary["budget"] is None
 
 
 def test_compare_overlays_runs_from_other_directories(tmp_path):
@@ -306,8 +309,8 @@ def test_compare_overlays_runs_from_other_directories(tmp_path):
 def test_grading_in_worker_processes_matches_the_main_thread():
     pairs = [json.loads(line) for line in (Path(__file__).parent / "data" / "answer_pairs.jsonl").read_text()
              .splitlines()]
-    samples = [{"run": "r", "task": "t", "id": str(i), "sample": 0, "response": p["response"], "answer": p["gold"]}
-               for i, p in enumerate(pairs)]
+    samples = [{"run": "r", "task": "t", "id": str(i), "sample": 0, "response": p["response"], "answer": p["gold"],
+                "metadata": {"choices": p["choices"]} if "choices" in p else None} for i, p in enumerate(pairs)]
     in_workers, graded = lib.grade([dict(s) for s in samples], workers=2)
     assert graded == len([p for p in pairs if p["response"].strip()])
     assert [s["correct"] for s in in_workers] == [p["equivalent"] for p in pairs]
