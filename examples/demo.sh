@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The offline tiny pipeline. Each step is an `s1` command reading and writing tables;
-# later steps (collect, grade, select, sft, generate, bench) join as they land.
+# later steps (collect, classify-msc, sft) join as they land.
 set -euo pipefail
 OUT=${1:-demo-out}
 mkdir -p "$OUT"
@@ -25,5 +25,10 @@ echo "== 4. select an s1K-style set: quality -> difficulty -> diversity (2^-rank
 # grade and classify-msc will label the pool; until then a script adds SYNTHETIC labels to the demo pool.
 python examples/label_demo_pool.py "$OUT/labelled.jsonl"
 s1 select "$OUT/labelled.jsonl" "$OUT/s1k.jsonl" --size 40 --seed 0 --report "$OUT/s1k.report.md"
+
+echo "== 5. bench: accuracy against thinking budget (a tiny random model scores 0%; the pipeline is the point)"
+s1 bench "$OUT/bench" --model "hf:$OUT/tiny-model" --tasks math500 --limit 4 --budgets 32,64 \
+  --n 2 --temperature 0.7 --max-answer-tokens 32 --overwrite
+echo "report: $OUT/bench/report.md, plot: $OUT/bench/scaling.png"
 
 echo "== done: outputs in $OUT/"

@@ -122,7 +122,7 @@ def markdown(runs: Sequence[RunSummary], curves: Sequence[CurveSummary], configs
                 row += [pct(m.pass_at.get(k)), pct(m.maj_at.get(k))]
             row += [pct(m.no_answer), pct(m.within_budget), m.n]
             rows.append(row)
-        lines += _table(header, rows, "llrrl" + "rr" * len(ks) + "rrr")
+        lines += _table(header, rows, "lrrrl" + "rr" * len(ks) + "rrr")
         lines.append("")
     lines += ["## Control, Scaling, Performance (s1 paper §3.2)", ""]
     lines += _table(["task", "run", "runs", "Control %", "Scaling (points / 1k thinking tokens)", "Performance %"],

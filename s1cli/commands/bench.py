@@ -38,8 +38,11 @@ EXAMPLES = """Examples:
   s1 bench runs/cmp --compare runs/s1.1 --compare runs/qwen
 """
 
-# Grading in worker processes pays for their start (~2 s each) only on larger tables.
+# Worker processes take ~3 s to start (math-verify imports sympy), and on two cores they only
+# compete with each other (benchmarks/bench.py): by default they grade only large tables on
+# machines with at least four cores.
 AUTO_WORKERS_FROM = 2000
+AUTO_WORKERS_MIN_CPUS = 4
 
 
 def bench_command(
@@ -93,8 +96,8 @@ def bench_command(
     bootstrap: int = typer.Option(1000, "--bootstrap", min=0,
                                   help="Bootstrap resamples for the 95% accuracy intervals (0: none)."),
     workers: int = typer.Option(None, "--workers", min=1,
-                                help="Processes grading answers [default: 1, or one per CPU from "
-                                     f"{AUTO_WORKERS_FROM:,} samples to grade]."),
+                                help="Processes grading answers [default: 1; one per CPU, up to 8, from "
+                                     f"{AUTO_WORKERS_FROM:,} samples to grade on {AUTO_WORKERS_MIN_CPUS}+ CPUs]."),
     map_: list[str] = options.MAP,
     overwrite: bool = options.OVERWRITE,
 ) -> None:
@@ -233,7 +236,8 @@ def _labels(rows: list[dict]) -> list[str]:
 def _grade(ctx: typer.Context, outdir: Path, samples: list[dict], *, workers: int | None, fresh: bool) -> list[dict]:
     cache = {} if fresh else lib.load_cache(outdir)
     pending = sum(1 for r in samples if lib.sample_key(r) not in cache)
-    count = workers or (min(os.cpu_count() or 1, 8) if pending >= AUTO_WORKERS_FROM else 1)
+    cpus = os.cpu_count() or 1
+    count = workers or (min(cpus, 8) if pending >= AUTO_WORKERS_FROM and cpus >= AUTO_WORKERS_MIN_CPUS else 1)
     with progress(ctx, "grading", len(samples)) as advance:
         graded, fresh_count = lib.grade(samples, cache, workers=count, on_graded=lambda k: advance(k))
     info(ctx, f"graded {fresh_count:,} samples ({len(samples) - fresh_count:,} unchanged since the last run)")
@@ -283,7 +287,7 @@ def _rich_table(runs: list, curves: list) -> Table:
             cells += [f"{pct(m.pass_at[k])} @{k}" if k else "–", f"{pct(m.maj_at[k])} @{k}" if k else "–"]
         cells.append(pct(m.no_answer))
         table.add_row(*cells)
-    notes = [f"{c.task} · {c.run}: Control {pct(c.control, 0)}%, Scaling {scaling_cell(c.scaling)} points/1k tokens, "
+    notes = [f"{c.task} · {c.run}: Control {pct(c.control, 0)}% · Scaling {scaling_cell(c.scaling)} pts/1k tok · "
              f"Performance {pct(c.performance)}%" for c in curves]
     table.caption = "\n".join(notes)
     table.caption_justify = "left"
