@@ -300,6 +300,11 @@ def test_compare_overlays_runs_from_other_directories(tmp_path):
     overlay = run_s1("bench", tmp_path / "a", "--compare", tmp_path / "b")
     assert overlay.exit_code == 0 and "graded 0 samples" in overlay.stderr
     assert {r["run"] for r in csv_rows(tmp_path / "a" / "summary.csv")} == {"alpha", "beta"}
+    # runs of the same name from two directories stay two runs
+    assert run_s1("bench", tmp_path / "c", "--predictions", other, "--label", "alpha").exit_code == 0
+    same = run_s1("bench", tmp_path / "same", "--compare", tmp_path / "a", "--compare", tmp_path / "c")
+    assert same.exit_code == 0, same.stderr
+    assert sorted({r["run"] for r in csv_rows(tmp_path / "same" / "summary.csv")}) == ["alpha", "alpha (c)"]
     missing = run_s1("bench", tmp_path / "cmp2", "--compare", tmp_path / "nowhere")
     assert missing.exit_code == 2
     assert missing.stderr.strip() == (f"error: {tmp_path}/nowhere/samples.parquet: no such file (--compare takes "

@@ -146,9 +146,17 @@ def bench_command(
         write_table(outdir / lib.SAMPLES_FILE, lib.order_samples(own))
     configs = {label_: config for label_ in _labels(own or [])}
     samples = list(own or [])
-    for rows, other in compared:
-        configs.update({label_: other for label_ in _labels(rows)})
-        samples += rows
+    for (rows, other), folder in zip(compared, compare or [], strict=True):
+        # Two directories may hold runs of the same name (the same model, say): keep them apart.
+        renamed = {}
+        for label_ in _labels(rows):
+            unique, suffix = label_, folder.name
+            while unique in configs:
+                unique = f"{label_} ({suffix})"
+                suffix += "'"
+            renamed[label_] = unique
+            configs[unique] = other
+        samples += [{**row, "run": renamed[row["run"]]} for row in rows]
     _report(ctx, outdir, samples, configs, resamples=bootstrap)
 
 
