@@ -27,6 +27,7 @@ def scaling_figure(runs: Sequence[RunSummary], *, title: str | None = None):
     """A matplotlib Figure: per task, accuracy (%) against average thinking tokens for each run, with
     95% intervals and each point labelled by its budget. Settings without token counts are left out."""
     from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter, NullFormatter
 
     tasks = list(dict.fromkeys(r.task for r in runs))
     labels = list(dict.fromkeys(r.run for r in runs))
@@ -49,14 +50,18 @@ def scaling_figure(runs: Sequence[RunSummary], *, title: str | None = None):
                 errors = [[y - p.metrics.interval[0] * 100 for y, p in zip(ys, points, strict=True)],
                           [p.metrics.interval[1] * 100 - y for y, p in zip(ys, points, strict=True)]]
                 ys_all += [p.metrics.interval[0] * 100 for p in points] + [p.metrics.interval[1] * 100 for p in points]
-            ax.errorbar(xs, ys, yerr=errors, marker=MARKERS[index % len(MARKERS)], capsize=3, linewidth=1.5,
-                        markersize=5, label=label)
+            # A run keeps its colour and marker in every panel.
+            ax.errorbar(xs, ys, yerr=errors, marker=MARKERS[index % len(MARKERS)], color=f"C{index % 10}",
+                        capsize=3, linewidth=1.5, markersize=5, label=label)
             for x, y, p in zip(xs, ys, points, strict=True):
                 ax.annotate(_budget_note(p), (x, y), textcoords="offset points", xytext=(4, -11), fontsize=7,
                             color="0.35")
         positive = [x for x in xs_all if x > 0]
         if positive and len(positive) == len(xs_all) and max(positive) / min(positive) >= 4:
             ax.set_xscale("log", base=2)  # the paper's figures space budgets by doubling
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:,.0f}"))
+            ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.margins(x=0.12)  # room for the budget labels at the ends
         if ys_all:
             ax.set_ylim(*_y_range(min(ys_all), max(ys_all)))
         ax.set_title(task)

@@ -92,7 +92,7 @@ def test_two_budgets_on_five_math500_questions_then_a_rerun_recomputes_nothing(t
     assert "## math500 (5 questions)" in report and "![accuracy against average thinking tokens](scaling.png)" in report
     assert f"`hf:{tiny_model}`" in report and "Control %" in report
     assert_valid_png(out / "scaling.png")
-    assert "acc %" in first.stderr and "math500 · tiny: Control 100%" in first.stderr
+    assert "acc %" in first.stderr and "95% CI" in first.stderr and "math500 · tiny: Control 100%" in first.stderr
     config = json.loads((out / "run.json").read_text())
     assert config["model"] == f"hf:{tiny_model}" and config["max_answer_tokens"] == 8
 

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import typer
+from rich import box
 from rich.table import Table
 
 from .. import bench as lib
@@ -274,13 +275,17 @@ def _report(ctx: typer.Context, outdir: Path, samples: list[dict], configs: dict
 def _rich_table(runs: list, curves: list) -> Table:
     several = len({r.run for r in runs}) > 1
     waits = any(r.num_waits for r in runs)
-    sampled = any(r.metrics.pass_at for r in runs)
-    table = Table(title="s1 bench", title_justify="left")
-    table.add_column("task", no_wrap=True, min_width=7)
+    tops = {max(r.metrics.pass_at, default=None) for r in runs}
+    top = next(iter(tops)) if len(tops) == 1 else None  # one k for every row: name it in the header
+    sampled = tops != {None}
+    # Short headers keep the table within 80 columns; report.md spells them out.
+    table = Table(title="s1 bench: accuracy against thinking tokens (cap: budget; tokens: average thinking; "
+                  "none: no answer)", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("task", no_wrap=True, min_width=4)
     if several:
-        table.add_column("run", no_wrap=True, min_width=5)
-    columns = ["budget", *(["waits"] if waits else []), "think tok", "acc %", "95% CI",
-               *(["pass@n", "maj@n"] if sampled else []), "no ans %"]
+        table.add_column("run", no_wrap=True, min_width=3)
+    columns = ["cap", *(["waits"] if waits else []), "tokens", "acc %", "95% CI",
+               *([f"pass@{top or 'k'}", f"maj@{top or 'k'}"] if sampled else []), "none %"]
     for name in columns:
         table.add_column(name, justify="right", no_wrap=True)
     for r in runs:
@@ -292,7 +297,8 @@ def _rich_table(runs: list, curves: list) -> Table:
         cells += [tokens(m.thinking_tokens), pct(m.accuracy),
                   f"{pct(m.interval[0])}–{pct(m.interval[1])}" if m.interval else "–"]
         if sampled:
-            cells += [f"{pct(m.pass_at[k])} @{k}" if k else "–", f"{pct(m.maj_at[k])} @{k}" if k else "–"]
+            at = "" if top else f" @{k}"
+            cells += [f"{pct(m.pass_at[k])}{at}" if k else "–", f"{pct(m.maj_at[k])}{at}" if k else "–"]
         cells.append(pct(m.no_answer))
         table.add_row(*cells)
     notes = [f"{c.task} · {c.run}: Control {pct(c.control, 0)}% · Scaling {scaling_cell(c.scaling)} pts/1k tok · "
