@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The offline tiny pipeline. Each step is an `s1` command reading and writing tables;
-# later steps (collect, grade, select, sft, generate, bench) join as they land.
+# later steps (collect, classify-msc, sft) join as they land.
 set -euo pipefail
 OUT=${1:-demo-out}
 mkdir -p "$OUT"
@@ -45,5 +45,10 @@ echo "== 7. generate with budget forcing: 4 AIME24 questions, thinking capped at
 s1 data export aime24 - | s1 convert - "$OUT/aime24.head.jsonl" --limit 4
 s1 generate "$OUT/aime24.head.jsonl" "$OUT/generations.jsonl" --model "hf:$OUT/tiny-model" \
   --max-thinking-tokens 96 --num-waits 2 --max-answer-tokens 32 --answer-prefix "Final Answer:" --overwrite
+
+echo "== 8. bench: accuracy against thinking budget (a tiny random model scores 0%; the pipeline is the point)"
+s1 bench "$OUT/bench" --model "hf:$OUT/tiny-model" --tasks math500 --limit 4 --budgets 32,64 \
+  --n 2 --temperature 0.7 --max-answer-tokens 32 --overwrite
+echo "report: $OUT/bench/report.md, plot: $OUT/bench/scaling.png"
 
 echo "== done: outputs in $OUT/"

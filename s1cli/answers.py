@@ -3,7 +3,9 @@
 Extraction, strongest signal first (the last occurrence of each wins, as a model often revises):
 ``\\boxed{...}`` / ``\\fbox{...}`` (nested braces kept whole), "Final Answer: ...", "the answer is
 ...", "Answer: ...", then the last markdown-bold span (``**73**``). For multiple-choice references
-(a single letter A-E) the letter is read from that answer, or from a trailing "(B)" as a last resort.
+(a single letter A-E) the letter is read from that answer, else from the last "answer/option/choice
+(is) B", else from a trailing "(B)"; when the choices' texts are known (GPQA), an answer that gives
+a choice's text instead of its letter counts as that letter.
 
 Equivalence goes through math-verify (fractions, decimals, LaTeX forms, intervals, sets, ``x=3`` vs
 ``3``, units and degree signs, integers with leading zeros such as AIME's ``073``) after a cheap
@@ -19,6 +21,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 CHOICES = "ABCDE"
@@ -30,7 +33,9 @@ _ANSWER_IS = re.compile(r"answer\s+(?:is|would\s+be|should\s+be)\s*[:：]?\s*", 
 _ANSWER_LINE = re.compile(r"(?:^|\n)[ \t>#*_]*answer\s*[:：]\s*", re.IGNORECASE)
 _BOLD = re.compile(r"\*\*([^*\n]{1,80}?)\*\*")
 _MINERVA_TAIL = re.compile(r"\.?\s*I hope it is correct\.?\s*$", re.IGNORECASE)
-_LETTER = re.compile(r"^\(?([A-E])\)?(?:[.:)]|\s|$)")
+_LETTER = re.compile(r"^\(?([A-E])\)?(?:[.:),]|\s|$)")
+_LONE_LETTER = re.compile(r"^\(?([a-eA-E])\)?\.?$")  # a bare "b" is a choice; "a prime" is not
+_CHOICE_PHRASE = re.compile(r"\b(?i:answer|option|choice)(?:\s+(?i:is))?\s*[:：]?\s*\**\s*\(?([A-E])\)?(?![\w])")
 _LAST_PAREN_LETTER = re.compile(r"\(([A-E])\)")
 _WORDS = re.compile(r"[a-z][a-z\s'-]*")
 
@@ -133,13 +138,24 @@ def extract_answer(text: str | None) -> Extraction:
     return Extraction(None, "none")
 
 
-def extract_choice(text: str | None) -> Extraction:
-    """A multiple-choice letter (A-E) from a response: from its final answer, else a last "(B)"."""
+def extract_choice(text: str | None, choices: Sequence[str] | None = None) -> Extraction:
+    """A multiple-choice letter (A-E) from a response: from its final answer; else the last "answer /
+    option / choice (is) B"; else, given the ``choices``' texts (A, B, ... in order), the one choice the
+    final answer equals; else a last "(B)"."""
     found = extract_answer(text)
     if found.answer is not None:
         letter = choice_letter(found.answer)
         if letter:
             return Extraction(letter, found.how)
+    if text:
+        phrases = _CHOICE_PHRASE.findall(text)
+        if phrases:
+            return Extraction(phrases[-1], "choice phrase")
+    if found.answer is not None and choices:
+        matching = [CHOICES[i] for i, choice in enumerate(choices[: len(CHOICES)])
+                    if choice is not None and equivalent(found.answer, str(choice))]
+        if len(matching) == 1:
+            return Extraction(matching[0], "choice text")
     if text:
         tail = _LAST_PAREN_LETTER.findall(text[-300:])
         if tail:
@@ -151,9 +167,9 @@ def choice_letter(answer: str | None) -> str | None:
     """``B``, ``(B)``, ``\\text{(B)}``, ``B.``, ``B) 42`` → ``B``; anything else → None."""
     if answer is None:
         return None
-    text = _strip_markup(answer).strip()
-    match = _LETTER.match(text)
-    return match.group(1) if match else None
+    text = _strip_markup(answer).strip().strip("*").strip()
+    match = _LETTER.match(text) or _LONE_LETTER.match(text)
+    return match.group(1).upper() if match else None
 
 
 # ------------------------------------------------------------------------------------------ equivalence
@@ -244,15 +260,17 @@ def reference_answer(reference: str | None, *, solution: bool = False) -> str | 
     return reference.strip()
 
 
-def check(response: str | None, reference: str | None, *, solution: bool = False) -> Verdict:
+def check(response: str | None, reference: str | None, *, solution: bool = False,
+          choices: Sequence[str] | None = None) -> Verdict:
     """Extract the answer from ``response`` and compare it with ``reference``.
 
-    ``solution=True`` when the reference is a worked solution rather than a short answer.
+    ``solution=True`` when the reference is a worked solution rather than a short answer;
+    ``choices`` are a multiple-choice question's option texts in letter order (A, B, ...).
     """
     gold = reference_answer(reference, solution=solution)
     if gold is None:
         return Verdict(None, None, False, "no answer found in the reference")
-    found = extract_choice(response) if is_choice(gold) else extract_answer(response)
+    found = extract_choice(response, choices) if is_choice(gold) else extract_answer(response)
     if found.answer is None:
         return Verdict(None, gold, False, f"no answer found in the response (reference {gold})")
     correct = equivalent(found.answer, gold)

@@ -19,7 +19,7 @@ from .ui import Settings, error_line
 
 # One module per subcommand, each exposing register(app); a command is listed once it works.
 COMMAND_MODULES = ("tiny", "convert", "data", "schema", "collect", "grade", "classify_msc", "select",
-                   "generate")
+                   "generate", "bench")
 
 
 class Terminated(BaseException):

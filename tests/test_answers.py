@@ -34,7 +34,7 @@ def test_the_shared_pair_set_is_large_and_balanced():
 
 @pytest.mark.parametrize("pair", PAIRS, ids=[f"{i}-{p['form']}" for i, p in enumerate(PAIRS)])
 def test_hand_labelled_pairs(pair):
-    verdict = check(pair["response"], pair["gold"])
+    verdict = check(pair["response"], pair["gold"], choices=pair.get("choices"))
     assert verdict.pred == pair["pred"]
     assert verdict.correct is pair["equivalent"], verdict.detail
 
@@ -42,7 +42,7 @@ def test_hand_labelled_pairs(pair):
 def test_pairs_are_judged_the_same_in_worker_threads():
     # math-verify's signal timeouts raise outside the main thread unless switched off.
     with ThreadPoolExecutor(4) as pool:
-        verdicts = list(pool.map(lambda p: check(p["response"], p["gold"]).correct, PAIRS))
+        verdicts = list(pool.map(lambda p: check(p["response"], p["gold"], choices=p.get("choices")).correct, PAIRS))
     assert verdicts == [pair["equivalent"] for pair in PAIRS]
 
 

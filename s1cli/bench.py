@@ -1,0 +1,475 @@
+"""``s1 bench`` as a library: budget sweeps over evaluation sets, grading, and summaries.
+
+A bench directory (OUTDIR) holds:
+
+- ``run.json``: the options every generated row depends on (model, thinking format, sampling, ...);
+  a rerun with different ones is refused rather than mixed into the same tables;
+- ``generations/<task>/<setting>.jsonl``: ``s1 generate`` output, one file per task and setting
+  (budget × forced waits), written row by row, so a killed run or one more budget only generates
+  what is missing;
+- ``samples.parquet``: every graded sample (the generation columns except ``thinking``, plus
+  ``run``, ``task``, ``num_waits``, ``pred``, ``correct``); it is also the grading cache: a sample
+  whose response and reference are unchanged is not graded again;
+- ``summary.csv`` (one row per run and setting), ``scaling.csv`` (Control / Scaling / Performance per
+  run and task), ``report.md`` and ``scaling.png`` (written by ``report`` and ``plots``).
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from .answers import check
+from .errors import ConfigError, InputError
+from .evalsets import EvalSet, Subset, select_rows
+from .forcing import Budget
+from .generation import GenerateSpec, Job, generate, plan
+from .metrics import Graded, Point, RunMetrics, control, performance, run_metrics, scaling, vote_of
+from .schema import Renames, Row
+from .table import ResumableWriter, iter_rows, read_rows
+from .thinking import ThinkingFormat
+
+CONFIG_FILE = "run.json"
+SAMPLES_FILE = "samples.parquet"
+SUMMARY_FILE = "summary.csv"
+SCALING_FILE = "scaling.csv"
+REPORT_FILE = "report.md"
+PLOT_FILE = "scaling.png"
+GENERATIONS_DIR = "generations"
+# Columns that identify a graded sample across runs, tasks and settings.
+SAMPLE_KEY = ("run", "task", "id", "sample", "budget", "num_waits")
+DROPPED_COLUMNS = ("thinking",)  # long; it stays in the generation tables
+
+
+# ------------------------------------------------------------------------------------------ settings
+
+
+@dataclass(frozen=True, order=True)
+class Setting:
+    """One point of the sweep: a thinking cap (None = no cap) and a number of forced waits."""
+
+    budget: int | None
+    num_waits: int = 0
+
+    @property
+    def slug(self) -> str:
+        """The generation file's name: ``budget-512``, ``budget-none-waits-2``."""
+        waits = f"-waits-{self.num_waits}" if self.num_waits else ""
+        return f"budget-{'none' if self.budget is None else self.budget}{waits}"
+
+
+def sort_key(budget: int | None, num_waits: int | None) -> tuple:
+    """Settings in reading order: by cap (no cap last), then by waits."""
+    return (budget is None, budget or 0, num_waits or 0)
+
+
+def parse_budgets(text: str) -> list[int | None]:
+    """``512,1024,none`` → [512, 1024, None]."""
+    budgets: list[int | None] = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        if part.lower() in ("none", "inf", "off"):
+            value = None
+        else:
+            try:
+                value = int(part)
+            except ValueError:
+                raise ConfigError(f"--budgets {text!r}: {part!r} is not a whole number of tokens or 'none'") from None
+            if value < 1:
+                raise ConfigError(f"--budgets {text!r}: a budget must be at least 1 token, got {value}")
+        if value in budgets:
+            raise ConfigError(f"--budgets {text!r}: {part} appears twice")
+        budgets.append(value)
+    if not budgets:
+        raise ConfigError("--budgets is empty; e.g. --budgets 512,1024,2048 (or none for no cap)")
+    return budgets
+
+
+def parse_waits(text: str) -> list[int]:
+    """``0,1,2`` → [0, 1, 2]."""
+    waits: list[int] = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        if not part.isdigit():
+            raise ConfigError(f"--num-waits {text!r}: {part!r} is not a whole number (0 or more)")
+        if int(part) in waits:
+            raise ConfigError(f"--num-waits {text!r}: {part} appears twice")
+        waits.append(int(part))
+    if not waits:
+        raise ConfigError("--num-waits is empty; e.g. --num-waits 0,2,4")
+    return waits
+
+
+def sweep(budgets: Sequence[int | None], waits: Sequence[int]) -> list[Setting]:
+    return sorted((Setting(b, w) for b in budgets for w in waits), key=lambda s: sort_key(s.budget, s.num_waits))
+
+
+def short_name(model: str) -> str:
+    """``hf:models/s1.1-32B`` → ``s1.1-32B``: a run label from a model reference."""
+    name = model.partition(":")[2] or model
+    return name.rstrip("/").rsplit("/", 1)[-1] or model
+
+
+# ------------------------------------------------------------------------------------------ run config
+
+
+def check_config(outdir: Path, config: dict[str, Any], *, overwrite: bool) -> None:
+    """Refuse to mix rows made with different options into one directory (unless ``overwrite``)."""
+    path = outdir / CONFIG_FILE
+    if overwrite or not path.exists():
+        return
+    try:
+        previous = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: not a readable bench config ({exc}); use --overwrite to start afresh") from None
+    # The label only names the run in reports; every other option shapes the generated rows.
+    changed = [key for key in sorted(set(config) | set(previous))
+               if key != "label" and previous.get(key) != config.get(key)]
+    if changed:
+        detail = "; ".join(f"{key}: {previous.get(key)!r} there, {config.get(key)!r} now" for key in changed[:3])
+        raise ConfigError(f"{outdir}: holds a run made with other options ({detail}); use the same options, "
+                          "another OUTDIR, or --overwrite")
+
+
+def write_config(outdir: Path, config: dict[str, Any]) -> None:
+    outdir.mkdir(parents=True, exist_ok=True)
+    path = outdir / CONFIG_FILE
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_config(outdir: Path) -> dict[str, Any]:
+    try:
+        return json.loads((outdir / CONFIG_FILE).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def generation_config(spec: GenerateSpec, label: str) -> dict[str, Any]:
+    """What every generated row depends on, besides its budget, waits and sample index."""
+    budget = spec.budget
+    return {
+        "mode": "generate", "label": label, "model": spec.model,
+        "format": spec.fmt.name, "think_start": spec.fmt.start, "think_end": spec.fmt.end,
+        "min_thinking_tokens": budget.min_thinking_tokens, "wait_string": budget.wait,
+        "max_answer_tokens": budget.max_answer_tokens, "answer_prefix": budget.answer_prefix,
+        "temperature": spec.sampling.temperature, "top_p": spec.sampling.top_p, "seed": spec.sampling.seed,
+        "system": spec.system,
+    }
+
+
+# ------------------------------------------------------------------------------------------ generation
+
+
+@dataclass
+class Unit:
+    """One task × setting: its generation file, spec and the jobs still to run."""
+
+    evalset: EvalSet
+    setting: Setting
+    path: Path
+    spec: GenerateSpec
+    jobs: list[Job]
+    writer: ResumableWriter
+
+
+def generation_path(outdir: Path, task: str, setting: Setting) -> Path:
+    return outdir / GENERATIONS_DIR / task / f"{setting.slug}.jsonl"
+
+
+def spec_for(base: GenerateSpec, setting: Setting) -> GenerateSpec:
+    return replace(base, budget=replace(base.budget, max_thinking_tokens=setting.budget, num_waits=setting.num_waits))
+
+
+def check_settings(base: GenerateSpec, settings: Iterable[Setting]) -> None:
+    """Every setting's budget must be valid with the fixed options (e.g. a cap below the minimum)."""
+    for setting in settings:
+        Budget(**{**asdict(base.budget), "max_thinking_tokens": setting.budget, "num_waits": setting.num_waits})
+
+
+def plan_units(outdir: Path, evalsets: Sequence[EvalSet], settings: Sequence[Setting], base: GenerateSpec, *,
+               overwrite: bool = False) -> list[Unit]:
+    """The generation files and the (question, sample) jobs each still lacks."""
+    units = []
+    for evalset in evalsets:
+        for setting in settings:
+            path = generation_path(outdir, evalset.name, setting)
+            writer = ResumableWriter(path, resume=not overwrite)
+            spec = spec_for(base, setting)
+            units.append(Unit(evalset, setting, path, spec, plan(evalset.rows, spec, done=writer.done), writer))
+    return units
+
+
+def run_units(engine: Any, units: Sequence[Unit], on_row: Callable[[int], None] | None = None) -> int:
+    """Generate every unit's missing rows into its file; returns the number of rows written."""
+    written = 0
+    for unit in units:
+        if not unit.jobs:
+            continue
+        with unit.writer:
+            for row in generate(engine, unit.jobs, unit.spec, on_row):
+                written += unit.writer.write(row)
+    return written
+
+
+def generated_samples(units: Sequence[Unit], n: int, label: str) -> list[Row]:
+    """The sample rows of every unit, in question order then sample order: each requested question's
+    first ``n`` samples (a file may hold more, from an earlier run with a larger ``--n``)."""
+    rows: list[Row] = []
+    for unit in units:
+        found: dict[tuple[str, int], Row] = {}
+        if unit.path.exists():
+            for row in iter_rows(unit.path, allow_empty=True):
+                sample = row.get("sample") or 0
+                if sample < n:
+                    found[(row["id"], sample)] = row
+        for question in unit.evalset.rows:
+            for sample in range(n):
+                row = found.get((question["id"], sample))
+                if row is None:
+                    raise InputError(f"{unit.path}: id {question['id']!r} sample {sample} is missing; "
+                                     "rerun the same command to generate it")
+                rows.append(sample_row(row, label, unit.evalset.name, unit.setting.num_waits))
+    return rows
+
+
+def sample_row(row: Row, label: str, task: str, num_waits: int | None) -> Row:
+    kept = {k: v for k, v in row.items() if k not in DROPPED_COLUMNS}
+    return {"run": label, "task": task, **kept, "num_waits": num_waits}
+
+
+# ------------------------------------------------------------------------------------------ predictions
+
+
+@dataclass(frozen=True)
+class PredictionOptions:
+    response_column: str = "response"
+    split: ThinkingFormat | None = None  # the response column holds thinking + answer: split it
+    n: int | None = None
+    label: str | None = None
+    renames: Renames = field(default_factory=Renames)
+
+
+def load_predictions(path: str, options: PredictionOptions, *, evalsets: Sequence[EvalSet] | None = None,
+                     subsets: Sequence[Subset] = (), limit: int | None = None) -> list[Row]:
+    """Sample rows from a table of existing generations.
+
+    The table needs ``id`` and the response column, and ``answer`` unless ``evalsets`` (from
+    ``--tasks``) supply the references by id (rows of other ids are dropped). The task is the
+    ``task`` column, else ``source``, else the file's name; the run is ``--label``, else the short
+    name of the ``model`` column, else the file's name. With ``n``, every question must have at least
+    ``n`` samples and only the first ``n`` are graded.
+    """
+    stem = Path(path).name.split(".")[0] or "predictions"
+    require = ["id", options.response_column]
+    if evalsets is None:
+        require.append("answer")
+    rows = read_rows(path, require=require, renames=options.renames)
+    if evalsets is not None:
+        references = {row["id"]: row for evalset in evalsets for row in evalset.rows}
+        rows = [{**row, "answer": references[row["id"]]["answer"], "task": references[row["id"]]["task"],
+                 "metadata": row.get("metadata") or references[row["id"]].get("metadata")}
+                for row in rows if row["id"] in references]
+        if not rows:
+            raise InputError(f"{path}: no row's id is in the --tasks questions")
+    models = sorted({str(row["model"]) for row in rows if row.get("model") is not None})
+    if options.label and len(models) > 1:
+        raise ConfigError(f"--label {options.label!r}: {path} holds several models ({', '.join(models[:3])}); "
+                          "drop --label to get one run per model")
+    samples = []
+    for row in rows:
+        response = row.get(options.response_column)
+        if options.split is not None:
+            _, response = options.split.split(response or "")
+        task = row.get("task") or row.get("source") or stem
+        label = options.label or (short_name(str(row["model"])) if row.get("model") is not None else stem)
+        sample = {k: v for k, v in row.items() if k not in DROPPED_COLUMNS and k != options.response_column}
+        samples.append({"run": label, "task": str(task), **sample, "response": response,
+                        "sample": row.get("sample") or 0, "num_waits": row.get("num_waits")})
+    if evalsets is None:
+        samples = _select_predictions(samples, subsets, limit)
+    return _take_n(samples, options.n, path)
+
+
+def _select_predictions(samples: list[Row], subsets: Sequence[Subset], limit: int | None) -> list[Row]:
+    """--subset and --limit on a predictions table: by question, in table order, per task."""
+    kept = []
+    for task in dict.fromkeys(row["task"] for row in samples):
+        rows = [row for row in samples if row["task"] == task]
+        questions: dict[str, Row] = {}
+        for row in rows:
+            questions.setdefault(row["id"], row)
+        chosen = {row["id"] for row in select_rows(task, list(questions.values()), subsets, limit)}
+        kept.extend(row for row in rows if row["id"] in chosen)
+    return kept
+
+
+def _take_n(samples: list[Row], n: int | None, path: str) -> list[Row]:
+    if n is None:
+        return samples
+    counts: dict[tuple, int] = {}
+    for row in samples:
+        key = (row["run"], row["task"], row["id"], row.get("budget"), row.get("num_waits"))
+        counts[key] = counts.get(key, 0) + (row["sample"] < n)
+    for (_, task, question, budget, _), count in counts.items():
+        if count < n:
+            raise InputError(f"{path}: id {question!r} (task {task}, budget {budget}) has {count} of the "
+                             f"--n {n} samples (0 .. {n - 1}) needed")
+    return [row for row in samples if row["sample"] < n]
+
+
+# ------------------------------------------------------------------------------------------ grading
+
+
+def sample_key(row: Row) -> tuple:
+    return tuple(row.get(column) for column in SAMPLE_KEY)
+
+
+def _check(item: tuple[str | None, str | None, list[str] | None]) -> tuple[str | None, bool]:
+    response, answer, choices = item
+    verdict = check(response, answer, choices=choices)
+    return verdict.pred, verdict.correct
+
+
+def _choices(row: Row) -> list[str] | None:
+    """A multiple-choice question's option texts (GPQA rows carry them in metadata)."""
+    metadata = row.get("metadata")
+    choices = metadata.get("choices") if isinstance(metadata, dict) else None
+    return [str(c) for c in choices] if isinstance(choices, list) else None
+
+
+def load_cache(outdir: Path) -> dict[tuple, Row]:
+    """Graded samples from an earlier run, by sample key (empty when there are none)."""
+    path = outdir / SAMPLES_FILE
+    if not path.exists():
+        return {}
+    return {sample_key(row): row for row in iter_rows(path, unique=False, allow_empty=True)}
+
+
+def grade(samples: list[Row], cache: dict[tuple, Row] | None = None, *, workers: int = 1,
+          on_graded: Callable[[int], None] | None = None) -> tuple[list[Row], int]:
+    """Add ``pred`` and ``correct`` to every sample; returns the rows and how many were graded anew.
+
+    A sample found in ``cache`` with the same response and reference keeps its verdict. A
+    multiple-choice sample whose ``metadata`` lists its ``choices`` may answer with a choice's text.
+    Grading runs
+    math-verify in this (main) thread, or in ``workers`` spawned processes — each its own main
+    thread, where math-verify's signal-based timeouts work.
+    """
+    cache = cache or {}
+    todo: list[int] = []
+    for index, row in enumerate(samples):
+        old = cache.get(sample_key(row))
+        if old is not None and old.get("response") == row.get("response") and old.get("answer") == row.get("answer"):
+            row["pred"], row["correct"] = old.get("pred"), bool(old.get("correct"))
+        elif not (row.get("response") or "").strip():
+            row["pred"], row["correct"] = None, False  # thinking never ended, or an empty answer: no answer
+        else:
+            todo.append(index)
+    pairs = [(samples[i]["response"], None if samples[i].get("answer") is None else str(samples[i]["answer"]),
+              _choices(samples[i])) for i in todo]
+    if workers > 1 and len(pairs) > 1:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            results = pool.map(_check, pairs, chunksize=max(1, min(256, len(pairs) // (workers * 4))))
+            verdicts = []
+            for verdict in results:
+                verdicts.append(verdict)
+                if on_graded:
+                    on_graded(1)
+    else:
+        verdicts = []
+        for pair in pairs:
+            verdicts.append(_check(pair))
+            if on_graded:
+                on_graded(1)
+    for index, (pred, correct) in zip(todo, verdicts, strict=True):
+        samples[index]["pred"], samples[index]["correct"] = pred, correct
+    return samples, len(todo)
+
+
+def order_samples(samples: list[Row]) -> list[Row]:
+    """A stable order for samples.parquet: by run, task, setting; questions keep their order."""
+    first = {}
+    for index, row in enumerate(samples):
+        first.setdefault((row["run"], row["task"], row["id"]), index)
+    return sorted(samples, key=lambda r: (r["run"], r["task"], sort_key(r.get("budget"), r.get("num_waits")),
+                                          first[(r["run"], r["task"], r["id"])], r.get("sample") or 0))
+
+
+# ------------------------------------------------------------------------------------------ summaries
+
+
+def to_graded(row: Row) -> Graded:
+    return Graded(question=str(row["id"]), sample=int(row.get("sample") or 0), correct=bool(row.get("correct")),
+                  vote=vote_of(row.get("pred"), bool(row.get("correct"))),
+                  thinking_tokens=row.get("thinking_tokens"), response_tokens=row.get("response_tokens"),
+                  waits=row.get("waits"))
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run: str
+    model: str | None
+    task: str
+    budget: int | None
+    num_waits: int | None
+    metrics: RunMetrics
+
+    def as_row(self) -> Row:
+        m = self.metrics
+        low, high = m.interval if m.interval else (None, None)
+        row: Row = {"run": self.run, "model": self.model, "task": self.task, "budget": self.budget,
+                    "num_waits": self.num_waits, "questions": m.questions, "n": m.n, "samples": m.samples,
+                    "accuracy": m.accuracy, "ci_low": low, "ci_high": high}
+        row.update({f"pass@{k}": v for k, v in m.pass_at.items()})
+        row.update({f"maj@{k}": v for k, v in m.maj_at.items()})
+        row.update({"no_answer": m.no_answer, "thinking_tokens": m.thinking_tokens,
+                    "response_tokens": m.response_tokens, "waits": m.waits, "within_budget": m.within_budget,
+                    "capped": m.capped})
+        return row
+
+
+@dataclass(frozen=True)
+class CurveSummary:
+    run: str
+    task: str
+    runs: int
+    control: float | None
+    scaling: float | None
+    performance: float | None
+
+    def as_row(self) -> Row:
+        return {"run": self.run, "task": self.task, "runs": self.runs, "control": self.control,
+                "scaling": self.scaling, "performance": self.performance}
+
+
+def summarise(samples: Sequence[Row], *, resamples: int = 1000, seed: int = 0,
+              a_min: dict[str, float] | None = None) -> tuple[list[RunSummary], list[CurveSummary]]:
+    """Metrics per run and setting, and the paper's Control / Scaling / Performance per run and task
+    (over its settings that have thinking-token counts)."""
+    groups: dict[tuple, list[Row]] = {}
+    for row in samples:
+        groups.setdefault((row["run"], row["task"], row.get("budget"), row.get("num_waits")), []).append(row)
+    order = sorted(groups, key=lambda k: (k[0], k[1], sort_key(k[2], k[3])))
+    runs = []
+    for run, task, budget, num_waits in order:
+        rows = groups[(run, task, budget, num_waits)]
+        metrics = run_metrics([to_graded(r) for r in rows], budget=budget, resamples=resamples, seed=seed)
+        runs.append(RunSummary(run, rows[0].get("model"), task, budget, num_waits, metrics))
+    curves = []
+    for run, task in dict.fromkeys((r.run, r.task) for r in runs):
+        points = [Point(r.metrics.thinking_tokens, r.metrics.accuracy, r.budget, (a_min or {}).get(run, 0.0))
+                  for r in runs if (r.run, r.task) == (run, task) and r.metrics.thinking_tokens is not None]
+        members = [r for r in runs if (r.run, r.task) == (run, task)]
+        curves.append(CurveSummary(run, task, len(members), control(points), scaling(points),
+                                   performance([Point(0, r.metrics.accuracy) for r in members])))
+    return runs, curves

@@ -1,0 +1,312 @@
+"""``s1 bench``: accuracy against thinking budget — generate per budget and grade, or grade an existing
+table — with pass@k / maj@k, the paper's Control / Scaling / Performance, a report and plots."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import typer
+from rich import box
+from rich.table import Table
+
+from .. import bench as lib
+from ..engines import load_engine, parse_model_ref
+from ..engines.base import Sampling
+from ..errors import ConfigError, InputError
+from ..evalsets import Subset, load_tasks, parse_tasks
+from ..forcing import Budget
+from ..generation import GenerateSpec
+from ..plots import write_scaling_plot
+from ..report import atomic_write_text, budget_label, markdown, pct, scaling_cell, tokens, write_summaries
+from ..schema import Renames
+from ..table import write_table
+from ..thinking import get_format
+from ..ui import info, progress, settings
+from . import options
+
+EXAMPLES = """Examples:
+
+  s1 bench runs/tiny --model hf:models/tiny --tasks math500 --limit 20 --budgets 64,128
+
+  s1 bench runs/s1.1 --model vllm:simplescaling/s1.1-32B --tasks aime24,math500 --budgets 512,1024,2048,4096 --n 8
+
+  s1 bench runs/waits --model vllm:simplescaling/s1-32B --tasks gpqa_diamond=gpqa.csv --budgets none --num-waits 0,2,4
+
+  s1 bench runs/graded --predictions gens.parquet
+
+  s1 bench runs/cmp --compare runs/s1.1 --compare runs/qwen
+"""
+
+# Worker processes take ~3 s to start (math-verify imports sympy), and on two cores they only
+# compete with each other (benchmarks/bench.py): by default they grade only large tables on
+# machines with at least four cores.
+AUTO_WORKERS_FROM = 2000
+AUTO_WORKERS_MIN_CPUS = 4
+
+
+def bench_command(
+    ctx: typer.Context,
+    outdir: Path = typer.Argument(..., metavar="OUTDIR",
+                                  help="Directory for generations, samples.parquet, summary.csv, report.md, plots."),
+    model: str = typer.Option(None, "--model", help="Generate with this model: hf:PATH_OR_ID, vllm:PATH_OR_ID, "
+                                                    "openai:NAME (with --base-url)."),
+    predictions: str = typer.Option(None, "--predictions", metavar="TABLE",
+                                    help="Grade this table of generations instead (needs id, response, answer)."),
+    compare: list[Path] = typer.Option(None, "--compare", metavar="DIR",
+                                       help="Overlay another bench directory's runs in the report and plot "
+                                            "(repeatable)."),
+    tasks: str = typer.Option(None, "--tasks", help="Comma-separated: aime24, aime25, math500, gpqa_diamond=FILE, "
+                                                    "FILE or NAME=FILE (a table with question and answer)."),
+    budgets: str = typer.Option("none", "--budgets", help="Thinking caps to sweep, comma-separated; none = no cap."),
+    num_waits: str = typer.Option("0", "--num-waits",
+                                  help="Forced 'Wait's to sweep, comma-separated (each combined with each budget)."),
+    n: int = typer.Option(None, "--n", help="Samples per question [default: 1; with --predictions: all present]."),
+    limit: int = typer.Option(None, "--limit", help="Keep the first N questions of each task."),
+    subset: list[str] = typer.Option(None, "--subset", metavar="[TASK:]KEY=VALUES",
+                                     help="Keep questions whose column or metadata KEY is one of VALUES, e.g. "
+                                          "level=5 or 'math500:subject=Algebra,Geometry' (repeatable)."),
+    label: str = typer.Option(None, "--label", help="Name of this run in reports and plots [default: the model]."),
+    format_: str = typer.Option("s1", "--format", help="Thinking format: s1, r1, qwen3 or custom."),
+    think_start: str = typer.Option(None, "--think-start", help="With --format custom: the text that opens thinking."),
+    think_end: str = typer.Option(None, "--think-end", help="With --format custom: the text that ends thinking."),
+    split: bool = typer.Option(False, "--split",
+                               help="--predictions: the response column holds thinking and answer; grade only the "
+                                    "text after --format's end of thinking (none found = no answer)."),
+    response_column: str = typer.Option("response", "--response-column",
+                                        help="--predictions: the column with the answers."),
+    min_thinking: int = typer.Option(0, "--min-thinking-tokens",
+                                     help="Extend thinking (append the wait string) until it has N tokens."),
+    wait: str = typer.Option("Wait", "--wait-string", help="Text appended to extend thinking."),
+    max_answer: int = typer.Option(1024, "--max-answer-tokens", help="Tokens allowed after thinking ends."),
+    answer_prefix: str = typer.Option("", "--answer-prefix",
+                                      help='Text forced at the start of the answer, e.g. "Final Answer:".'),
+    temperature: float = typer.Option(0.0, "--temperature", help="Sampling temperature; 0 is greedy."),
+    top_p: float = typer.Option(1.0, "--top-p", help="Nucleus sampling threshold."),
+    seed: int = typer.Option(0, "--seed", help="Seed; each (id, sample) draws its own reproducible stream."),
+    system: str = typer.Option(None, "--system", help="System message for the chat template."),
+    batch_size: int = typer.Option(16, "--batch-size", help="Sequences decoded together."),
+    driver: str = typer.Option("auto", "--driver",
+                               help="Budget forcing driver: single (one pass), multi (rounds), auto (engine's best)."),
+    dtype: str = typer.Option("auto", "--dtype", help="hf/vllm weights: auto, float32, bfloat16, float16, float64."),
+    device: str = typer.Option("auto", "--device", help="hf: auto, cpu, cuda, cuda:1, ..."),
+    base_url: str = typer.Option(None, "--base-url", help="openai: the server's base URL, e.g. http://host:8000/v1."),
+    tokenizer: str = typer.Option(None, "--tokenizer",
+                                  help="openai: local tokenizer path or hub id (default: the model name)."),
+    bootstrap: int = typer.Option(1000, "--bootstrap", min=0,
+                                  help="Bootstrap resamples for the 95% accuracy intervals (0: none)."),
+    workers: int = typer.Option(None, "--workers", min=1,
+                                help="Processes grading answers [default: 1; one per CPU, up to 8, from "
+                                     f"{AUTO_WORKERS_FROM:,} samples to grade on {AUTO_WORKERS_MIN_CPUS}+ CPUs]."),
+    map_: list[str] = options.MAP,
+    overwrite: bool = options.OVERWRITE,
+) -> None:
+    """Measure accuracy against thinking budget, as the s1 paper's tables and figures do.
+
+    With --model: generate every task's questions at every --budgets × --num-waits setting (budget
+    forcing, the options of `s1 generate`), then grade. With --predictions: grade an existing table.
+    With only --compare (or nothing): rebuild OUTDIR's report, overlaying the other directories' runs.
+    The answer is taken from the text after the thinking (last \\boxed{}, "Final Answer:", "the answer
+    is", a bold span, a choice letter) and compared with math-verify. Writes OUTDIR/samples.parquet
+    (every graded sample), summary.csv, scaling.csv, report.md and scaling.png, and prints a table.
+    Resumable: a rerun (after a crash, or with one more budget) only generates and grades what is missing.
+    """
+    if model and predictions:
+        raise ConfigError("--model and --predictions are two ways to get generations; give one")
+    if n is not None and n < 1:
+        raise ConfigError(f"--n must be at least 1, got {n}")
+    subsets = [Subset.parse(s) for s in subset or ()]
+    renames = Renames.parse(map_)
+    compared = _compared_runs(compare or [], outdir)
+    if model:
+        own, config = _generate(ctx, outdir, model=model, tasks=tasks, budgets=budgets, num_waits=num_waits,
+                                n=n or 1, limit=limit, subsets=subsets, label=label, renames=renames,
+                                fmt_args=(format_, think_start, think_end),
+                                budget=Budget(min_thinking_tokens=min_thinking, wait=wait,
+                                              max_answer_tokens=max_answer, answer_prefix=answer_prefix),
+                                sampling=Sampling(temperature=temperature, top_p=top_p, seed=seed),
+                                system=system, batch_size=batch_size, driver=driver,
+                                engine_options={"dtype": dtype, "device": device, "base_url": base_url,
+                                                "tokenizer": tokenizer},
+                                overwrite=overwrite)
+    elif predictions:
+        fmt = get_format(format_, start=think_start, end=think_end) if split else None
+        evalsets = load_tasks(parse_tasks(tasks), subsets=subsets, limit=limit, renames=renames) if tasks else None
+        opts = lib.PredictionOptions(response_column=response_column, split=fmt, n=n, label=label, renames=renames)
+        own = lib.load_predictions(predictions, opts, evalsets=evalsets, subsets=subsets, limit=limit)
+        config = {"mode": "predictions", "predictions": predictions}
+        lib.check_config(outdir, config, overwrite=overwrite)
+    else:
+        if tasks:
+            raise ConfigError("--tasks needs --model (to generate) or --predictions (to grade)")
+        own, config = _previous_run(outdir, compared)
+    if own is not None:
+        own = _grade(ctx, outdir, own, workers=workers, fresh=overwrite)
+        lib.write_config(outdir, config)
+        write_table(outdir / lib.SAMPLES_FILE, lib.order_samples(own))
+    configs = {label_: config for label_ in _labels(own or [])}
+    samples = list(own or [])
+    for (rows, other), folder in zip(compared, compare or [], strict=True):
+        # Two directories may hold runs of the same name (the same model, say): keep them apart.
+        renamed = {}
+        for label_ in _labels(rows):
+            unique, suffix = label_, folder.name
+            while unique in configs:
+                unique = f"{label_} ({suffix})"
+                suffix += "'"
+            renamed[label_] = unique
+            configs[unique] = other
+        samples += [{**row, "run": renamed[row["run"]]} for row in rows]
+    _report(ctx, outdir, samples, configs, resamples=bootstrap)
+
+
+# ------------------------------------------------------------------------------------------ modes
+
+
+def _generate(ctx: typer.Context, outdir: Path, *, model: str, tasks: str | None, budgets: str, num_waits: str,
+              n: int, limit: int | None, subsets: list[Subset], label: str | None, renames: Renames,
+              fmt_args: tuple, budget: Budget, sampling: Sampling, system: str | None, batch_size: int,
+              driver: str, engine_options: dict, overwrite: bool) -> tuple[list[dict], dict]:
+    parse_model_ref(model)
+    if not tasks:
+        raise ConfigError("--model needs --tasks, e.g. --tasks aime24,math500")
+    settings_ = lib.sweep(lib.parse_budgets(budgets), lib.parse_waits(num_waits))
+    fmt = get_format(fmt_args[0], start=fmt_args[1], end=fmt_args[2])
+    base = GenerateSpec(model=model, fmt=fmt, budget=budget, sampling=sampling, n=n, system=system,
+                        batch_size=batch_size, driver=driver)
+    lib.check_settings(base, settings_)
+    run_label = label or lib.short_name(model)
+    config = lib.generation_config(base, run_label)
+    evalsets = load_tasks(parse_tasks(tasks), subsets=subsets, limit=limit, renames=renames)
+    lib.check_config(outdir, config, overwrite=overwrite)
+    if n > 1 and sampling.greedy:
+        info(ctx, f"note: --n {n} with --temperature 0: greedy samples are identical; "
+                  "set --temperature for parallel sampling")
+    units = lib.plan_units(outdir, evalsets, settings_, base, overwrite=overwrite)
+    todo = sum(len(u.jobs) for u in units)
+    for evalset in evalsets:
+        note = f" of {evalset.total:,}" if len(evalset.rows) != evalset.total else ""
+        info(ctx, f"{evalset.name}: {len(evalset.rows):,}{note} questions × {len(settings_)} settings × {n} samples")
+    if todo == 0:
+        info(ctx, f"nothing to generate: every sample is already in {outdir / lib.GENERATIONS_DIR}")
+    else:
+        done = sum(len(u.evalset.rows) * n for u in units) - todo
+        info(ctx, f"generating {todo:,} samples" + (f" ({done:,} already done)" if done else ""))
+        engine = load_engine(model, **engine_options)
+        lib.write_config(outdir, config)
+        began, produced = time.perf_counter(), 0
+        try:
+            with progress(ctx, "generating", todo) as advance:
+                def on_row(made: int) -> None:
+                    nonlocal produced
+                    produced += made
+                    advance(1, f"{produced / (time.perf_counter() - began):,.0f} tok/s")
+
+                lib.run_units(engine, units, on_row)
+        finally:
+            engine.close()
+        elapsed = time.perf_counter() - began
+        info(ctx, f"generated {todo:,} samples: {produced:,} tokens in {elapsed:.1f} s "
+                  f"({produced / max(elapsed, 1e-9):,.0f} tok/s)")
+    return lib.generated_samples(units, n, run_label), config
+
+
+def _previous_run(outdir: Path, compared: list) -> tuple[list[dict] | None, dict]:
+    path = outdir / lib.SAMPLES_FILE
+    if path.exists():
+        return [dict(r) for r in lib.load_cache(outdir).values()], lib.read_config(outdir)
+    if not compared:
+        raise ConfigError(f"nothing to do: {outdir} holds no {lib.SAMPLES_FILE}; give --model (generate and grade), "
+                          "--predictions (grade a table) or --compare DIR")
+    return None, {}
+
+
+def _compared_runs(dirs: list[Path], outdir: Path) -> list[tuple[list[dict], dict]]:
+    runs = []
+    for folder in dirs:
+        if folder.resolve() == outdir.resolve():
+            raise ConfigError(f"--compare {folder}: that is OUTDIR itself (its runs are in the report already)")
+        path = folder / lib.SAMPLES_FILE
+        if not path.exists():
+            raise InputError(f"{path}: no such file (--compare takes directories written by s1 bench)")
+        rows = [dict(r) for r in lib.load_cache(folder).values()]
+        for row in rows:
+            if row.get("correct") is None or "run" not in row:
+                raise InputError(f"{path}: not graded by s1 bench (columns 'run' and 'correct' are needed)")
+        runs.append((rows, lib.read_config(folder)))
+    return runs
+
+
+def _labels(rows: list[dict]) -> list[str]:
+    return list(dict.fromkeys(r["run"] for r in rows))
+
+
+def _grade(ctx: typer.Context, outdir: Path, samples: list[dict], *, workers: int | None, fresh: bool) -> list[dict]:
+    cache = {} if fresh else lib.load_cache(outdir)
+    pending = sum(1 for r in samples if lib.sample_key(r) not in cache)
+    cpus = os.cpu_count() or 1
+    count = workers or (min(cpus, 8) if pending >= AUTO_WORKERS_FROM and cpus >= AUTO_WORKERS_MIN_CPUS else 1)
+    with progress(ctx, "grading", len(samples)) as advance:
+        graded, fresh_count = lib.grade(samples, cache, workers=count, on_graded=lambda k: advance(k))
+    info(ctx, f"graded {fresh_count:,} samples ({len(samples) - fresh_count:,} unchanged since the last run)")
+    return graded
+
+
+# ------------------------------------------------------------------------------------------ report
+
+
+def _report(ctx: typer.Context, outdir: Path, samples: list[dict], configs: dict, *, resamples: int) -> None:
+    # Control's lower limit: the minimum thinking a generated run asked for.
+    a_min = {label: float(config.get("min_thinking_tokens") or 0) for label, config in configs.items()}
+    runs, curves = lib.summarise(samples, resamples=resamples, a_min=a_min)
+    write_summaries(outdir / lib.SUMMARY_FILE, outdir / lib.SCALING_FILE, runs, curves)
+    write_scaling_plot(outdir / lib.PLOT_FILE, runs)
+    atomic_write_text(outdir / lib.REPORT_FILE, markdown(runs, curves, configs, plot=lib.PLOT_FILE))
+    s = settings(ctx)
+    if not s.quiet:
+        s.console.print(_rich_table(runs, curves))
+    written = [lib.SUMMARY_FILE, lib.SCALING_FILE, lib.REPORT_FILE, lib.PLOT_FILE]
+    if (outdir / lib.SAMPLES_FILE).exists():
+        written.insert(0, lib.SAMPLES_FILE)
+    info(ctx, f"wrote {', '.join(written)} to {outdir}")
+
+
+def _rich_table(runs: list, curves: list) -> Table:
+    several = len({r.run for r in runs}) > 1
+    waits = any(r.num_waits for r in runs)
+    tops = {max(r.metrics.pass_at, default=None) for r in runs}
+    top = next(iter(tops)) if len(tops) == 1 else None  # one k for every row: name it in the header
+    sampled = tops != {None}
+    # Short headers keep the table within 80 columns; report.md spells them out.
+    table = Table(title="s1 bench: accuracy against thinking tokens (cap: budget; tokens: average thinking; "
+                  "none: no answer)", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("task", no_wrap=True, min_width=4)
+    if several:
+        table.add_column("run", no_wrap=True, min_width=3)
+    columns = ["cap", *(["waits"] if waits else []), "tokens", "acc %", "95% CI",
+               *([f"pass@{top or 'k'}", f"maj@{top or 'k'}"] if sampled else []), "none %"]
+    for name in columns:
+        table.add_column(name, justify="right", no_wrap=True)
+    for r in runs:
+        m = r.metrics
+        k = max(m.pass_at, default=None)
+        cells = [r.task, *([r.run] if several else []), budget_label(r.budget)]
+        if waits:
+            cells.append("–" if r.num_waits is None else str(r.num_waits))
+        cells += [tokens(m.thinking_tokens), pct(m.accuracy),
+                  f"{pct(m.interval[0])}–{pct(m.interval[1])}" if m.interval else "–"]
+        if sampled:
+            at = "" if top else f" @{k}"
+            cells += [f"{pct(m.pass_at[k])}{at}" if k else "–", f"{pct(m.maj_at[k])}{at}" if k else "–"]
+        cells.append(pct(m.no_answer))
+        table.add_row(*cells)
+    notes = [f"{c.task} · {c.run}: Control {pct(c.control, 0)}% · Scaling {scaling_cell(c.scaling)} pts/1k tok · "
+             f"Performance {pct(c.performance)}%" for c in curves]
+    table.caption = "\n".join(notes)
+    table.caption_justify = "left"
+    return table
+
+
+def register(app: typer.Typer) -> None:
+    app.command("bench", epilog=EXAMPLES)(bench_command)
