@@ -38,7 +38,8 @@ WORKER_EXTENSION = "s1cli.engines.vllm_processor.ForcingWorkerExtension"
 _FORCED, _CHOSEN, _END = "forced", "chosen", "end"
 # vllm.LLM arguments that load() passes through when given (from code; the CLI sets none of them)
 ENGINE_OPTIONS = ("tensor_parallel_size", "max_model_len", "gpu_memory_utilization", "kv_cache_memory_bytes",
-                  "max_num_seqs", "max_num_batched_tokens", "enable_prefix_caching", "enforce_eager")
+                  "max_num_seqs", "max_num_batched_tokens", "enable_prefix_caching", "enforce_eager",
+                  "disable_log_stats")
 
 
 def _import_vllm() -> Any:
