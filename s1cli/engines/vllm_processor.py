@@ -56,26 +56,25 @@ class ForcingLogitsProcessor(LogitsProcessor):
     def apply(self, logits: torch.Tensor) -> torch.Tensor:
         if not self.rows:
             return logits
-        rows, fed = [], []
-        greedy: list[tuple[int, ForcedSequence]] = []
+        argmax: list[int] | None = None
+        rows, tokens = [], []  # rows whose token must be forced, and those tokens
         for row, (sequence, output) in self.rows.items():
             sequence.sync(len(output), output[-1] if output else -1)
             token = sequence.forced_next()
             if token is None and sequence.sampling.greedy:
-                greedy.append((row, sequence))
-                continue
-            if token is None:
+                if argmax is None:
+                    argmax = logits.argmax(dim=-1).tolist()
+                token = sequence.choose(argmax[row])
+                if token == argmax[row]:
+                    continue  # vLLM's greedy sampler takes the same argmax: nothing to force
+            elif token is None:
                 token = sequence.choose(draw(logits[row], sequence.uniform(), sequence.sampling))
             rows.append(row)
-            fed.append(token)
-        if greedy:  # one argmax over all greedy rows
-            choices = logits[[row for row, _ in greedy]].argmax(dim=-1).tolist()
-            for (row, sequence), choice in zip(greedy, choices, strict=True):
-                rows.append(row)
-                fed.append(sequence.choose(choice))
-        index = torch.tensor(rows, device=logits.device)
-        logits[index] = float("-inf")
-        logits[index, torch.tensor(fed, device=logits.device)] = 0.0
+            tokens.append(token)
+        if rows:
+            index = torch.tensor(rows, device=logits.device)
+            logits[index] = float("-inf")
+            logits[index, torch.tensor(tokens, device=logits.device)] = 0.0
         return logits
 
     def collect(self, slots: Sequence[str], produced: Sequence[int]) -> list[dict[str, Any] | None]:
