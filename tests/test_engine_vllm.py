@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import random
 
 import pytest
 from transformers import AutoTokenizer
@@ -17,6 +18,7 @@ from s1cli.engines.base import Request, Sampling, stream_seed
 from s1cli.engines.hf import HFEngine
 from s1cli.engines.vllm import (
     COLLECT_METHOD,
+    ForcedSequence,
     forcer_from_args,
     forcing_args,
     max_fed_tokens,
@@ -96,6 +98,55 @@ def test_the_token_limit_covers_thinking_the_end_and_the_answer(tiny_model):
     tokens = forcing_tokens(tok, FORMATS["s1"], budget)
     assert max_fed_tokens(budget, tokens) == 30 + len(tokens.end_ids) + 7 + 1
     assert max_fed_tokens(Budget(max_thinking_tokens=None), tokens) is None
+
+
+def test_a_forced_sequence_commits_only_the_tokens_vllm_keeps(tiny_model):
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    budget = Budget(max_thinking_tokens=8, num_waits=1, max_answer_tokens=2)
+    tokens = forcing_tokens(tok, FORMATS["s1"], budget)
+    think_end, end_of_turn = tok.convert_tokens_to_ids("<|im_start|>"), tok.convert_tokens_to_ids("<|im_end|>")
+    sequence = ForcedSequence(forcing_args("b/0", Request("q/0", [1]), budget, tokens, Sampling()))
+    output: list[int] = []  # the request's output as vLLM keeps it
+
+    def step(choice: int, keep: bool = True) -> int:
+        sequence.sync(len(output), output[-1] if output else -1)
+        token = sequence.forced_next()
+        token = sequence.choose(choice) if token is None else token
+        if keep:
+            output.append(token)
+        return token
+
+    assert step(100, keep=False) == 100  # a chunked prefill: vLLM samples, then discards
+    assert step(101) == 101 and step(102) == 102
+    wait = tokens.wait_ids
+    assert step(think_end) == wait[0], "the model ends thinking: the wait string goes in its place"
+    assert [step(0) for _ in wait[1:]] == list(wait[1:])
+    while len(output) < 8:
+        step(103)
+    forced = [step(104) for _ in tokens.end_ids]  # the cap: the model's choices are overridden
+    assert forced == list(tokens.end_ids)
+    assert step(105) == 105 and step(end_of_turn) == end_of_turn  # vLLM stops on the end of turn
+    out = sequence.finish(len(output))
+    assert out.thinking == output[:8] and out.waits == 1 and out.capped
+    assert out.response == [105] and out.finish == "forced"
+    assert out.thinking.count(think_end) == 0 and 100 not in out.thinking
+
+
+def test_a_sampled_sequence_draws_once_per_kept_choice(tiny_model):
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    budget = Budget(max_thinking_tokens=50)
+    args = forcing_args("b/0", Request("q/0", [1]), budget, forcing_tokens(tok, FORMATS["s1"], budget),
+                        Sampling(temperature=1.0, seed=5))
+    sequence, stream = ForcedSequence(args), random.Random(stream_seed(5, "q/0"))
+    first = sequence.uniform()
+    sequence.choose(7)
+    sequence.sync(0, -1)  # discarded: the same draw decides the retried step
+    assert sequence.forced_next() is None and sequence.uniform() == first == stream.random()
+    sequence.choose(8)
+    sequence.sync(1, 8)
+    assert sequence.uniform() == stream.random() and sequence.forcer.out.thinking == [8]
+    # vLLM stopped the request (its context is full) before the forcer was done.
+    assert sequence.finish(1).finish == "length"
 
 
 @pytest.mark.skipif(HAS_VLLM, reason="vLLM is installed here; the missing-vLLM message cannot be shown")
