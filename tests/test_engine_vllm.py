@@ -313,4 +313,10 @@ def test_a_missing_vllm_model_is_one_line(tmp_path):
     result = run_s1("generate", source, tmp_path / "out.jsonl", "--model", "vllm:./models/nowhere")
     assert result.exit_code == 2
     assert result.stderr.strip() == "error: --model vllm:./models/nowhere: no such model directory"
+    (tmp_path / "empty").mkdir()
+    result = run_s1("generate", source, tmp_path / "out.jsonl", "--model", f"vllm:{tmp_path / 'empty'}")
+    assert result.exit_code == 2
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert lines == [f"error: --model vllm:{tmp_path / 'empty'}: cannot load (Invalid repository ID or local "
+                     f"directory specified: '{tmp_path / 'empty'}'.)"]
     assert not (tmp_path / "out.jsonl").exists()

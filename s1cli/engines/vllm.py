@@ -52,6 +52,19 @@ def _import_vllm() -> Any:
     return vllm
 
 
+def _reason(exc: Exception) -> str:
+    """One line saying why vLLM refused: pydantic's message for a rejected config, else the first line."""
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        try:
+            text = str(errors()[0]["msg"]).removeprefix("Value error, ")
+        except (IndexError, KeyError, TypeError):
+            text = str(exc)
+    else:
+        text = str(exc)
+    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+
+
 def _cpu_hint(options: dict[str, Any]) -> str:
     """On CPU vLLM reserves 92% of the machine's memory unless told the KV cache size: the usual
     reason an engine does not start there."""
@@ -250,8 +263,9 @@ class VLLMEngine:
         try:
             llm = vllm.LLM(**kwargs)
         except (OSError, ValueError, RuntimeError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ConfigError(f"--model vllm:{name}: cannot load ({first}){_cpu_hint(options)}") from None
+            # An engine that fails to start raises RuntimeError (the cause is in vLLM's log above).
+            hint = _cpu_hint(options) if isinstance(exc, RuntimeError) else ""
+            raise ConfigError(f"--model vllm:{name}: cannot load ({_reason(exc)}){hint}") from None
         config = None
         try:
             from transformers import GenerationConfig
