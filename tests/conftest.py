@@ -78,3 +78,23 @@ def stopper_model(tiny_model, tmp_path_factory) -> Path:
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out
+
+
+# vLLM engine settings for tests: a 32-token step budget (prompts are prefilled in chunks, so
+# vLLM samples and discards tokens) and a 512-token KV cache for 4 sequences (requests are
+# preempted and prefilled again), so every vLLM test also covers those paths.
+VLLM_TEST_ENGINE = {"dtype": "float32", "max_model_len": 384, "kv_cache_memory_bytes": 1 << 19,
+                    "max_num_batched_tokens": 32, "max_num_seqs": 4, "disable_log_stats": False, "enforce_eager": True}
+
+
+@pytest.fixture(scope="session")
+def vllm_stopper(stopper_model):
+    """The stopper model served by vLLM: one engine start per session (about 30 s)."""
+    pytest.importorskip("vllm", reason="vLLM is not installed here; `make test-vllm` runs this in .venv-vllm")
+    from s1cli.engines.vllm import VLLMEngine
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("VLLM_CPU_KVCACHE_SPACE", raising=False)  # it would override kv_cache_memory_bytes
+        engine = VLLMEngine.load(str(stopper_model), **VLLM_TEST_ENGINE)
+    yield engine
+    engine.close()
