@@ -316,3 +316,52 @@ def keep_metrics(path: Path, upto: int) -> None:
     lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     kept = [line for line in lines if json.loads(line).get("step", 0) <= upto]
     path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+
+
+def check_out_dir(out_dir: Path, *, resume: bool, overwrite: bool) -> str:
+    """What to do with OUTDIR, decided before anything is computed: ``fresh``, ``resume``, ``finished``
+    (``resume`` of a run that completed: nothing to do) or ``overwrite`` (an earlier run of ours to
+    clear; a directory holding anything else is never deleted)."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"{out_dir}: exists and is not a directory")
+    entries = list(out_dir.iterdir()) if out_dir.is_dir() else []
+    if not entries:
+        return "fresh"
+    if not any((out_dir / name).exists() for name in (RUN_RECORD, METRICS, CHECKPOINTS)):
+        raise ConfigError(f"{out_dir}: directory is not empty and holds no s1 sft run; choose a new OUTDIR")
+    finished = (out_dir / RUN_RECORD).exists()
+    if overwrite:
+        return "overwrite"
+    if resume:
+        return "finished" if finished else "resume"
+    raise ConfigError(f"{out_dir}: holds {'a finished' if finished else 'an unfinished'} run; pass --resume to "
+                      "continue it or --overwrite to start afresh")
+
+
+def clear_out_dir(out_dir: Path) -> None:
+    """Delete an earlier run (checked by ``check_out_dir``), once, on the main process."""
+    from accelerate import PartialState
+
+    state = PartialState()
+    if state.is_main_process:
+        shutil.rmtree(out_dir)
+    state.wait_for_everyone()
+
+
+def shards_for_states() -> int:
+    """Over how many processes weights, gradients and optimizer states are split (FSDP, DeepSpeed)."""
+    from accelerate import PartialState
+    from accelerate.utils import DistributedType
+
+    state = PartialState()
+    sharded = state.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED)
+    return state.num_processes if sharded else 1
+
+
+def write_run_record(out_dir: Path, record: dict) -> None:
+    """The run's options, preflight numbers and result; written last, so it marks a finished run."""
+    path = Path(out_dir) / RUN_RECORD
+    staging = path.with_name(path.name + ".partial")
+    staging.write_text(json.dumps(record, indent=1, default=str) + "\n", encoding="utf-8")
+    staging.replace(path)
