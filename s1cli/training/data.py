@@ -195,9 +195,9 @@ def fit_to_block(examples: Sequence[Example], block_size: int, long_rows: str, s
         elif long_rows == "drop":
             dropped.append(ex.row)
         elif ex.train_start >= block_size:
-            raise InputError(f"{source}: row {ex.row} (id {ex.id!r}): the prompt alone is {ex.train_start:,} tokens, "
-                             f"as long as --block-size {block_size:,}; nothing would be trained on (raise "
-                             "--block-size or use --long-rows drop)")
+            raise InputError(f"{source}: row {ex.row} (id {ex.id!r}): the prompt alone is {ex.train_start:,} tokens "
+                             f"and --block-size is {block_size:,}: nothing would be trained on (raise --block-size "
+                             "or use --long-rows drop)")
         else:
             cut = Example(row=ex.row, id=ex.id, ids=ex.ids[:block_size], train_start=ex.train_start,
                           train_end=min(ex.train_end, block_size), truncated=True)

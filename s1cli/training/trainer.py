@@ -58,11 +58,24 @@ class TrainResult:
     seconds: float
 
 
-def world() -> tuple[int, bool]:
-    """(number of processes, whether this one is the main process) of the launch this runs in."""
+def _use_cpu() -> bool:
+    """CPU processes: where there is no GPU, or when asked (``accelerate launch --cpu``). Told to
+    accelerate explicitly, since it only forms a multi-process CPU group when told."""
+    import torch
+    from accelerate.utils import parse_flag_from_env
+
+    return not torch.cuda.is_available() or parse_flag_from_env("ACCELERATE_USE_CPU")
+
+
+def _state() -> Any:
     from accelerate import PartialState
 
-    state = PartialState()
+    return PartialState(cpu=_use_cpu())
+
+
+def world() -> tuple[int, bool]:
+    """(number of processes, whether this one is the main process) of the launch this runs in."""
+    state = _state()
     return state.num_processes, state.is_main_process
 
 
@@ -103,11 +116,12 @@ def train(config: SFTConfig, examples: Sequence[Example], tokenizer: Any, out_di
     out_dir = Path(out_dir)
 
     # -- 1. processes and precision: bf16 autocast over fp32 master weights on GPUs that have it
-    cuda = torch.cuda.is_available()
+    cpu = _use_cpu()
+    cuda = not cpu
     precision = config.precision
     if precision == "auto":
         precision = "bf16" if cuda and torch.cuda.is_bf16_supported() else "fp32"
-    accelerator = Accelerator(mixed_precision="bf16" if precision == "bf16" else "no")
+    accelerator = Accelerator(cpu=cpu, mixed_precision="bf16" if precision == "bf16" else "no")
     main = accelerator.is_main_process
     say = reporter.note if main else (lambda message: None)
     set_seed(config.seed)
@@ -341,9 +355,7 @@ def check_out_dir(out_dir: Path, *, resume: bool, overwrite: bool) -> str:
 
 def clear_out_dir(out_dir: Path) -> None:
     """Delete an earlier run (checked by ``check_out_dir``), once, on the main process."""
-    from accelerate import PartialState
-
-    state = PartialState()
+    state = _state()
     if state.is_main_process:
         shutil.rmtree(out_dir)
     state.wait_for_everyone()
@@ -351,10 +363,9 @@ def clear_out_dir(out_dir: Path) -> None:
 
 def shards_for_states() -> int:
     """Over how many processes weights, gradients and optimizer states are split (FSDP, DeepSpeed)."""
-    from accelerate import PartialState
     from accelerate.utils import DistributedType
 
-    state = PartialState()
+    state = _state()
     sharded = state.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED)
     return state.num_processes if sharded else 1
 
