@@ -91,7 +91,7 @@ def sft_command(
     Multi-GPU: `accelerate launch -m s1cli.cli sft ...` with an FSDP or DeepSpeed config.
     """
     from ..training.config import SFTConfig
-    from ..training.data import Renderer, check_rows, fit_to_block
+    from ..training.data import build_examples
     from ..training.preflight import ModelShape, build_report, describe_attention
     from ..training.trainer import (
         Reporter,
@@ -127,10 +127,10 @@ def sft_command(
 
     # Everything that can be wrong with the input is found here, before any weight is loaded.
     rows = read_rows(source, require=["question", "thinking", "response"], renames=Renames.parse(map_))
-    check_rows(rows, source)
     tokenizer, eos_ids = load_tokenizer(name)
-    renderer = Renderer(tokenizer, fmt, system=system, answer_prefix=answer_prefix, eos_ids=eos_ids)
-    prepared = fit_to_block(renderer.encode(rows), config.block_size, config.long_rows, source)
+    renderer, prepared = build_examples(rows, tokenizer, fmt, block_size=config.block_size,
+                                        long_rows=config.long_rows, source=source, system=system,
+                                        answer_prefix=answer_prefix, eos_ids=eos_ids)
     processes, main = world()
     import torch
     from transformers.utils import is_flash_attn_2_available

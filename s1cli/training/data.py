@@ -208,6 +208,15 @@ def fit_to_block(examples: Sequence[Example], block_size: int, long_rows: str, s
     return Prepared(kept, [len(ex) for ex in examples], truncated, dropped)
 
 
+def build_examples(rows: Sequence[Mapping[str, Any]], tokenizer: Any, fmt: ThinkingFormat, *, block_size: int,
+                   long_rows: str, source: str, system: str | None = None, answer_prefix: str | None = None,
+                   eos_ids: Iterable[int] = ()) -> tuple[Renderer, Prepared]:
+    """Check the rows, render and tokenize them, and fit them to the block."""
+    check_rows(rows, source)
+    renderer = Renderer(tokenizer, fmt, system=system, answer_prefix=answer_prefix, eos_ids=eos_ids)
+    return renderer, fit_to_block(renderer.encode(rows), block_size, long_rows, source)
+
+
 # ----------------------------------------------------------------------------- steps
 
 

@@ -213,13 +213,13 @@ def train(config: SFTConfig, examples: Sequence[Example], tokenizer: Any, out_di
                     loss = forward_loss(batch) * scale
                     accelerator.backward(loss)
                 step_loss += loss.detach()
+            # From here until `completed` moves on, weights and step count disagree: no checkpoint.
             updating = True
             grad_norm = accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm or math.inf)
             lr = scheduler.get_last_lr()[0]
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
-            updating, completed = False, step + 1
 
             loss_value = accelerator.reduce(step_loss, "mean").item()
             step_tokens = sum(len(examples[i]) for i in indices)
@@ -233,6 +233,8 @@ def train(config: SFTConfig, examples: Sequence[Example], tokenizer: Any, out_di
             if main:
                 with open(out_dir / METRICS, "a", encoding="utf-8") as fh:
                     fh.write(json.dumps(record) + "\n")
+            updating, completed = False, step + 1
+            if main:
                 reporter.step(record)
             if config.save_every and (step + 1) % config.save_every == 0 and step + 1 < total:
                 save_checkpoint(accelerator, out_dir, completed, fingerprint, config.keep_checkpoints, reporter)
