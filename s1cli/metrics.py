@@ -50,8 +50,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
 
-import numpy as np
-
 CORRECT_VOTE = "\x00correct"  # the vote of every correct answer; never the normalised text of an answer
 
 
@@ -125,6 +123,8 @@ def bootstrap_interval(scores: Sequence[float], *, resamples: int = 1000, seed: 
                        level: float = 0.95) -> tuple[float, float] | None:
     """Percentile bootstrap interval for the mean of per-question ``scores`` (None when it cannot be
     computed: no resamples asked, or no scores)."""
+    import numpy as np  # loaded when metrics are computed, not when `s1` starts
+
     values = np.asarray(scores, dtype=float)
     if resamples <= 0 or values.size == 0:
         return None
@@ -164,6 +164,8 @@ class RunMetrics:
 
 
 def _mean(values: Sequence[float | int | None]) -> float | None:
+    import numpy as np  # loaded when metrics are computed, not when `s1` starts
+
     present = [v for v in values if v is not None]
     return float(np.mean(present)) if present else None
 
@@ -171,6 +173,8 @@ def _mean(values: Sequence[float | int | None]) -> float | None:
 def run_metrics(samples: Sequence[Graded], *, budget: int | None = None, ks: Sequence[int] | None = None,
                 resamples: int = 1000, seed: int = 0) -> RunMetrics:
     """Metrics of one run from its graded samples (any order; grouped by question, ordered by sample)."""
+    import numpy as np  # loaded when metrics are computed, not when `s1` starts
+
     if not samples:
         raise ValueError("a run needs at least one sample")
     by_question: dict[str, list[Graded]] = {}
@@ -229,6 +233,8 @@ def control(points: Sequence[Point]) -> float | None:
 def scaling(points: Sequence[Point]) -> float | None:
     """The paper's Scaling (eq. 2): the mean slope over pairs of runs at different compute, in
     accuracy percentage points per 1,000 thinking tokens; None with fewer than two such runs."""
+    import numpy as np  # loaded when metrics are computed, not when `s1` starts
+
     slopes = [(b.accuracy - a.accuracy) * 100 / ((b.compute - a.compute) / 1000)
               for a, b in combinations(sorted(points, key=lambda p: p.compute), 2) if b.compute > a.compute]
     return float(np.mean(slopes)) if slopes else None

@@ -1,0 +1,380 @@
+"""The training loop: plain PyTorch under accelerate, read top to bottom.
+
+One process or many (``accelerate launch``: DDP, FSDP, DeepSpeed) run the same code. Every process
+computes the same plan for a step (``data.plan_step``) and takes its share, so the loss of a step is
+the same whatever the number of processes, the packing or the micro-batch size: each forward pass
+adds its weighted per-token losses divided by the step's normaliser (target tokens, or examples),
+and gradients are synchronised once, after the step's last pass.
+
+A checkpoint holds model, optimizer, scheduler and RNG states (``accelerator.save_state``) and the
+step it ends; the data of step k+1 follows from the seed and k, so ``--resume`` continues exactly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from .attention import register as register_segment_sdpa
+from .config import SFTConfig
+from .data import IGNORE, Example, Schedule, collate, plan_step, step_normalizer
+
+CHECKPOINTS = "checkpoints"
+TRAINER_STATE = "trainer_state.json"
+METRICS = "metrics.jsonl"
+RUN_RECORD = "s1_sft.json"  # written last: its presence means the run finished
+
+
+class Reporter:
+    """What the loop tells its caller (the command draws a progress bar). Called on the main process
+    only; the default does nothing."""
+
+    def started(self, total_steps: int, first_step: int) -> None: ...
+
+    def step(self, record: dict) -> None: ...
+
+    def saved(self, path: Path, step: int) -> None: ...
+
+    def note(self, message: str) -> None: ...
+
+
+@dataclass
+class TrainResult:
+    out_dir: Path
+    steps: int  # steps run in this invocation
+    total_steps: int
+    first_loss: float | None
+    last_loss: float | None
+    tokens: int
+    seconds: float
+
+
+def _use_cpu() -> bool:
+    """CPU processes: where there is no GPU, or when asked (``accelerate launch --cpu``). Told to
+    accelerate explicitly, since it only forms a multi-process CPU group when told."""
+    import torch
+    from accelerate.utils import parse_flag_from_env
+
+    return not torch.cuda.is_available() or parse_flag_from_env("ACCELERATE_USE_CPU")
+
+
+def _state() -> Any:
+    from accelerate import PartialState
+
+    return PartialState(cpu=_use_cpu())
+
+
+def world() -> tuple[int, bool]:
+    """(number of processes, whether this one is the main process) of the launch this runs in."""
+    state = _state()
+    return state.num_processes, state.is_main_process
+
+
+def check_liger() -> None:
+    """Fail early, in one line, when ``--liger`` cannot work here."""
+    import torch
+
+    try:
+        import liger_kernel.transformers  # noqa: F401
+    except ImportError:
+        raise ConfigError("--liger needs the liger-kernel package: pip install liger-kernel (CUDA GPUs only)") from None
+    if not torch.cuda.is_available():
+        raise ConfigError("--liger needs a CUDA GPU (liger-kernel's fused cross-entropy is a Triton kernel)")
+
+
+def attention_implementation(flash: bool) -> str:
+    """flash-attention 2 (varlen) when installed on a GPU, else per-example SDPA (``attention.py``)."""
+    return "flash_attention_2" if flash else register_segment_sdpa()
+
+
+def data_fingerprint(examples: Sequence[Example]) -> str:
+    digest = hashlib.sha256()
+    for ex in examples:
+        digest.update(f"{ex.train_start},{ex.train_end},{len(ex.ids)};".encode())
+        digest.update(bytes(str(ex.ids), "ascii"))
+    return digest.hexdigest()
+
+
+def train(config: SFTConfig, examples: Sequence[Example], tokenizer: Any, out_dir: Path, *, resume: bool = False,
+          reporter: Reporter | None = None) -> TrainResult:
+    import torch
+    from accelerate import Accelerator
+    from accelerate.utils import DistributedType, set_seed
+    from transformers import AutoConfig, AutoModelForCausalLM, get_cosine_schedule_with_warmup
+    from transformers.utils import is_flash_attn_2_available
+
+    reporter = reporter or Reporter()
+    out_dir = Path(out_dir)
+
+    # -- 1. processes and precision: bf16 autocast over fp32 master weights on GPUs that have it
+    cpu = _use_cpu()
+    cuda = not cpu
+    precision = config.precision
+    if precision == "auto":
+        precision = "bf16" if cuda and torch.cuda.is_bf16_supported() else "fp32"
+    accelerator = Accelerator(cpu=cpu, mixed_precision="bf16" if precision == "bf16" else "no")
+    main = accelerator.is_main_process
+    say = reporter.note if main else (lambda message: None)
+    set_seed(config.seed)
+
+    # -- 2. the model: fp32 weights; attention that keeps packed examples apart (see attention.py)
+    saved_dtype = getattr(AutoConfig.from_pretrained(config.model), "dtype", None)
+    attention = attention_implementation(cuda and is_flash_attn_2_available())
+    model = AutoModelForCausalLM.from_pretrained(config.model, dtype=torch.float32, attn_implementation=attention)
+    model.config.use_cache = False
+    if config.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    if config.liger:
+        from liger_kernel.transformers import _apply_liger_kernel_to_instance
+
+        _apply_liger_kernel_to_instance(model=model)  # fused linear cross-entropy, RMSNorm, RoPE, SwiGLU
+
+    # -- 3. optimizer (no weight decay on biases and norms, as transformers' Trainer) and schedule
+    def make_optimizer(module: Any) -> Any:
+        params = [p for p in module.parameters() if p.requires_grad]
+        groups = [{"params": [p for p in params if p.ndim >= 2], "weight_decay": config.weight_decay},
+                  {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0}]
+        return torch.optim.AdamW(groups, lr=config.lr, betas=config.adam_betas, eps=config.adam_eps,
+                                 fused=cuda or None)
+
+    if accelerator.distributed_type == DistributedType.FSDP and not accelerator.is_fsdp2:
+        model = accelerator.prepare(model)  # FSDP1 flattens parameters: build the optimizer on the wrapped model
+        optimizer = accelerator.prepare(make_optimizer(model))
+    else:
+        model, optimizer = accelerator.prepare(model, make_optimizer(model))
+    schedule = Schedule(len(examples), config.batch_size, config.epochs, config.seed, config.max_steps, config.shuffle)
+    total = schedule.total_steps
+    warmup = math.ceil(config.warmup_ratio * total)
+    scheduler = get_cosine_schedule_with_warmup(optimizer, warmup, total)
+    accelerator.register_for_checkpointing(scheduler)
+
+    # -- 4. resume from the latest checkpoint
+    fingerprint = {"config": config.fingerprint, "data": data_fingerprint(examples)}
+    start = 0
+    if resume:
+        latest = latest_checkpoint(out_dir)
+        if latest is None:
+            say(f"no checkpoint in {out_dir / CHECKPOINTS}: starting from step 0")
+        else:
+            state = json.loads((latest / TRAINER_STATE).read_text(encoding="utf-8"))
+            check_fingerprint(state.get("fingerprint", {}), fingerprint, latest)
+            accelerator.load_state(str(latest))
+            start = state["step"]
+            say(f"resuming from {latest} (step {start:,} of {total:,})")
+    if main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        keep_metrics(out_dir / METRICS, start)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (tokenizer.eos_token_id or 0)
+    ranks, rank = accelerator.num_processes, accelerator.process_index
+
+    def forward_loss(batch: Any) -> Any:
+        """The sum of this pass's weighted target losses (fp32)."""
+        inputs = {"input_ids": batch.input_ids, "position_ids": batch.position_ids, "use_cache": False,
+                  **batch.attention_kwargs()}
+        if config.liger:  # liger's fused linear cross-entropy: logits never materialised; token weights are 1
+            return model(**inputs, shift_labels=batch.targets, num_items_in_batch=1.0).loss
+        keep = (batch.targets[0] != IGNORE).nonzero().squeeze(-1)
+        if keep.numel() == 0:  # a placeholder pass: zero loss, but every parameter in the graph
+            return model(**inputs, logits_to_keep=1).logits.sum() * 0.0
+        logits = model(**inputs, logits_to_keep=keep).logits[0]  # only where a target is
+        losses = torch.nn.functional.cross_entropy(logits.float(), batch.targets[0, keep], reduction="none")
+        return (losses * batch.weights[0, keep]).sum()
+
+    # -- 5. the loop
+    model.train()
+    if main:
+        reporter.started(total, start)
+    began, tokens_seen, first_loss, last_loss = time.perf_counter(), 0, None, None
+    completed, last_saved, updating = start, start, False
+    try:
+        for step in range(start, total):
+            step_began = time.perf_counter()
+            indices = schedule.examples_for(step)
+            plan = plan_step(examples, indices, world_size=ranks, micro_batch_size=config.micro_batch_size,
+                             block_size=config.block_size, packing=config.packing)
+            scale = ranks / step_normalizer(examples, indices, config.loss_average)  # DDP averages over ranks
+            step_loss = torch.zeros((), device=accelerator.device)
+            passes = plan[rank]
+            for k, micro in enumerate(passes):
+                batch = collate(micro, examples, pad_id=pad_id, loss_average=config.loss_average)
+                batch = batch.to(accelerator.device)
+                last = k == len(passes) - 1
+                accelerator.sync_gradients = last  # DeepSpeed steps and the optimizer wrapper acts on the last pass
+                with contextlib.nullcontext() if last else accelerator.no_sync(model):
+                    loss = forward_loss(batch) * scale
+                    accelerator.backward(loss)
+                step_loss += loss.detach()
+            # From here until `completed` moves on, weights and step count disagree: no checkpoint.
+            updating = True
+            grad_norm = accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm or math.inf)
+            lr = scheduler.get_last_lr()[0]
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+
+            loss_value = accelerator.reduce(step_loss, "mean").item()
+            step_tokens = sum(len(examples[i]) for i in indices)
+            seconds = time.perf_counter() - step_began
+            tokens_seen += step_tokens
+            first_loss = loss_value if first_loss is None else first_loss
+            last_loss = loss_value
+            record = {"step": step + 1, "epoch": round(schedule.epoch_of(step), 4), "loss": loss_value, "lr": lr,
+                      "grad_norm": None if grad_norm is None else float(grad_norm), "examples": len(indices),
+                      "tokens": step_tokens, "tokens_per_s": step_tokens / seconds, "seconds": seconds}
+            if main:
+                with open(out_dir / METRICS, "a", encoding="utf-8") as fh:
+                    fh.write(json.dumps(record) + "\n")
+            updating, completed = False, step + 1
+            if main:
+                reporter.step(record)
+            if config.save_every and (step + 1) % config.save_every == 0 and step + 1 < total:
+                save_checkpoint(accelerator, out_dir, completed, fingerprint, config.keep_checkpoints, reporter)
+                last_saved = completed
+    except BaseException as exc:
+        # Interrupted (Ctrl-C, SIGTERM): keep what the finished steps learnt. Errors are not
+        # saved over: the state after one may not be worth resuming from.
+        # Only a single process saves here: the others may not have been interrupted at the same point.
+        interrupted = not isinstance(exc, Exception)
+        if interrupted and not updating and completed > last_saved and ranks == 1:
+            save_checkpoint(accelerator, out_dir, completed, fingerprint, config.keep_checkpoints, reporter)
+        raise
+
+    # -- 6. the model, tokenizer and chat template, in HF format and the base model's dtype
+    accelerator.wait_for_everyone()
+    state_dict = accelerator.get_state_dict(model)
+    if main:
+        unwrapped = accelerator.unwrap_model(model)
+        unwrapped.config.use_cache = True
+        if isinstance(saved_dtype, torch.dtype) and saved_dtype.is_floating_point:
+            state_dict = {k: v.to(saved_dtype) if v.is_floating_point() else v for k, v in state_dict.items()}
+            unwrapped.config.dtype = saved_dtype
+        staging = out_dir / ".final.partial"
+        shutil.rmtree(staging, ignore_errors=True)
+        unwrapped.save_pretrained(staging, state_dict=state_dict)
+        tokenizer.save_pretrained(staging)
+        for item in staging.iterdir():
+            target = out_dir / item.name
+            if target.is_dir():
+                shutil.rmtree(target)
+            item.replace(target)
+        staging.rmdir()
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
+    return TrainResult(out_dir=out_dir, steps=total - start, total_steps=total, first_loss=first_loss,
+                       last_loss=last_loss, tokens=tokens_seen, seconds=time.perf_counter() - began)
+
+
+# ----------------------------------------------------------------------------- checkpoints
+
+
+def checkpoint_dirs(out_dir: Path) -> list[Path]:
+    """Complete checkpoints, oldest first (a checkpoint is complete once its trainer state is written)."""
+    root = Path(out_dir) / CHECKPOINTS
+    if not root.is_dir():
+        return []
+    found = [p for p in root.iterdir() if p.is_dir() and p.name.startswith("step-") and (p / TRAINER_STATE).exists()]
+    return sorted(found, key=lambda p: int(p.name.removeprefix("step-")))
+
+
+def latest_checkpoint(out_dir: Path) -> Path | None:
+    found = checkpoint_dirs(out_dir)
+    return found[-1] if found else None
+
+
+def save_checkpoint(accelerator: Any, out_dir: Path, step: int, fingerprint: dict, keep: int,
+                    reporter: Reporter) -> None:
+    """Write ``checkpoints/step-NNNNNN`` beside its final name and rename it, then drop old ones."""
+    root = Path(out_dir) / CHECKPOINTS
+    final = root / f"step-{step:06d}"
+    staging = root / f".step-{step:06d}.partial"
+    if accelerator.is_main_process:
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(staging))
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        (staging / TRAINER_STATE).write_text(json.dumps({"step": step, "fingerprint": fingerprint}, indent=1) + "\n",
+                                             encoding="utf-8")
+        shutil.rmtree(final, ignore_errors=True)
+        staging.rename(final)
+        for old in checkpoint_dirs(out_dir)[:-keep]:
+            shutil.rmtree(old, ignore_errors=True)
+        reporter.saved(final, step)
+    accelerator.wait_for_everyone()
+
+
+def check_fingerprint(saved: dict, current: dict, where: Path) -> None:
+    if saved.get("data") != current["data"]:
+        raise ConfigError(f"{where}: the checkpoint was trained on different data (the table, --map, --format, "
+                          "--system, --answer-prefix or the tokenizer changed); use --overwrite to start afresh")
+    old, new = saved.get("config", {}), current["config"]
+    for name, value in new.items():
+        if old.get(name) != value:
+            option = "--" + name.replace("_", "-")
+            raise ConfigError(f"{where}: the checkpoint was trained with {option} {old.get(name)!r}, not {value!r}; "
+                              "use the same options to resume, or --overwrite to start afresh")
+
+
+def keep_metrics(path: Path, upto: int) -> None:
+    """Drop metric lines past the step a resumed run restarts from (they were never checkpointed)."""
+    if not path.exists():
+        return
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    kept = [line for line in lines if json.loads(line).get("step", 0) <= upto]
+    path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+
+
+def check_out_dir(out_dir: Path, *, resume: bool, overwrite: bool) -> str:
+    """What to do with OUTDIR, decided before anything is computed: ``fresh``, ``resume``, ``finished``
+    (``resume`` of a run that completed: nothing to do) or ``overwrite`` (an earlier run of ours to
+    clear; a directory holding anything else is never deleted)."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"{out_dir}: exists and is not a directory")
+    entries = list(out_dir.iterdir()) if out_dir.is_dir() else []
+    if not entries:
+        return "fresh"
+    if not any((out_dir / name).exists() for name in (RUN_RECORD, METRICS, CHECKPOINTS)):
+        raise ConfigError(f"{out_dir}: directory is not empty and holds no s1 sft run; choose a new OUTDIR")
+    finished = (out_dir / RUN_RECORD).exists()
+    if overwrite:
+        return "overwrite"
+    if resume:
+        return "finished" if finished else "resume"
+    raise ConfigError(f"{out_dir}: holds {'a finished' if finished else 'an unfinished'} run; pass --resume to "
+                      "continue it or --overwrite to start afresh")
+
+
+def clear_out_dir(out_dir: Path) -> None:
+    """Delete an earlier run (checked by ``check_out_dir``), once, on the main process."""
+    state = _state()
+    if state.is_main_process:
+        shutil.rmtree(out_dir)
+    state.wait_for_everyone()
+
+
+def shards_for_states() -> int:
+    """Over how many processes weights, gradients and optimizer states are split (FSDP, DeepSpeed)."""
+    from accelerate.utils import DistributedType
+
+    state = _state()
+    sharded = state.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED)
+    return state.num_processes if sharded else 1
+
+
+def write_run_record(out_dir: Path, record: dict) -> None:
+    """The run's options, preflight numbers and result; written last, so it marks a finished run."""
+    path = Path(out_dir) / RUN_RECORD
+    staging = path.with_name(path.name + ".partial")
+    staging.write_text(json.dumps(record, indent=1, default=str) + "\n", encoding="utf-8")
+    staging.replace(path)
