@@ -17,6 +17,7 @@ from transformers import AutoTokenizer
 from s1cli.engines.base import Request, Sampling, stream_seed
 from s1cli.engines.hf import HFEngine
 from s1cli.engines.vllm import (
+    ARGS_KEY,
     COLLECT_METHOD,
     ForcedSequence,
     forcer_from_args,
@@ -173,6 +174,19 @@ def preemptions(engine) -> float:
 def test_the_worker_extension_answers_the_collect_call(vllm_stopper):
     assert vllm_stopper.llm.collective_rpc(COLLECT_METHOD, args=(["no-such-slot"], [0])) == [[None]]
     assert vllm_stopper.drivers == ("single", "multi")
+
+
+@needs_vllm
+def test_the_processor_refuses_requests_it_cannot_force(vllm_stopper):
+    import vllm
+    from vllm.exceptions import VLLMValidationError
+
+    tok = vllm_stopper.tokenizer
+    budget = Budget(max_thinking_tokens=5)
+    args = forcing_args("x/0", Request("x/0", [1]), budget, forcing_tokens(tok, FORMATS["s1"], budget), Sampling())
+    with pytest.raises(VLLMValidationError, match="temperature=0"):  # it samples by itself: vLLM must not
+        vllm_stopper.llm.generate("Hi", vllm.SamplingParams(temperature=0.7, extra_args={ARGS_KEY: args}),
+                                  use_tqdm=False)
 
 
 @needs_vllm

@@ -1,7 +1,7 @@
 """Text generation backends behind one protocol (see ``base.Engine``).
 
-``hf:`` transformers on CPU or GPU (single-pass budget forcing), ``vllm:`` vLLM (optional extra),
-``openai:`` any OpenAI-compatible completions server (multi-round budget forcing).
+``hf:`` transformers on CPU or GPU and ``vllm:`` vLLM (optional extra), both with single-pass and
+multi-round budget forcing; ``openai:`` any OpenAI-compatible completions server (multi-round).
 """
 
 from __future__ import annotations
