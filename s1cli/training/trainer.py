@@ -17,6 +17,8 @@ import hashlib
 import json
 import math
 import shutil
+import signal
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -195,8 +197,10 @@ def train(config: SFTConfig, examples: Sequence[Example], tokenizer: Any, out_di
         reporter.started(total, start)
     began, tokens_seen, first_loss, last_loss = time.perf_counter(), 0, None, None
     completed, last_saved, updating = start, start, False
+    stop = _StopAtStepBoundary()
     try:
         for step in range(start, total):
+            stop.check()
             step_began = time.perf_counter()
             indices = schedule.examples_for(step)
             plan = plan_step(examples, indices, world_size=ranks, micro_batch_size=config.micro_batch_size,
@@ -239,6 +243,7 @@ def train(config: SFTConfig, examples: Sequence[Example], tokenizer: Any, out_di
             if config.save_every and (step + 1) % config.save_every == 0 and step + 1 < total:
                 save_checkpoint(accelerator, out_dir, completed, fingerprint, config.keep_checkpoints, reporter)
                 last_saved = completed
+        stop.check()
     except BaseException as exc:
         # Interrupted (Ctrl-C, SIGTERM): keep what the finished steps learnt. Errors are not
         # saved over: the state after one may not be worth resuming from.
@@ -247,6 +252,8 @@ def train(config: SFTConfig, examples: Sequence[Example], tokenizer: Any, out_di
         if interrupted and not updating and completed > last_saved and ranks == 1:
             save_checkpoint(accelerator, out_dir, completed, fingerprint, config.keep_checkpoints, reporter)
         raise
+    finally:
+        stop.restore()
 
     # -- 6. the model, tokenizer and chat template, in HF format and the base model's dtype
     accelerator.wait_for_everyone()
@@ -274,6 +281,42 @@ def train(config: SFTConfig, examples: Sequence[Example], tokenizer: Any, out_di
 
 
 # ----------------------------------------------------------------------------- checkpoints
+
+
+class _StopAtStepBoundary:
+    """Defers SIGINT/SIGTERM to the end of the current step, so an interrupt never lands between
+    an optimizer update and the step count that records it (a checkpoint is then always
+    possible). A second signal before the boundary stops at once."""
+
+    def __init__(self) -> None:
+        self.pending: tuple[int, Any] | None = None
+        self.previous: dict[int, Any] = {}
+        if threading.current_thread() is not threading.main_thread():
+            return  # signals reach only the main thread; nothing to defer elsewhere
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            self.previous[signum] = signal.signal(signum, self._defer)
+
+    def _defer(self, signum: int, frame: Any) -> None:
+        if self.pending is not None:
+            self._raise(signum, frame)
+        self.pending = (signum, frame)
+
+    def _raise(self, signum: int, frame: Any) -> None:
+        handler = self.previous.get(signum)
+        if callable(handler):
+            handler(signum, frame)  # the CLI's handlers raise KeyboardInterrupt / Terminated
+        raise KeyboardInterrupt
+
+    def check(self) -> None:
+        if self.pending is not None:
+            signum, frame = self.pending
+            self.pending = None
+            self._raise(signum, frame)
+
+    def restore(self) -> None:
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+        self.previous = {}
 
 
 def checkpoint_dirs(out_dir: Path) -> list[Path]:
