@@ -16,6 +16,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 from .errors import ConfigError
 from .judges import Ask, JudgeResult, LLMJudge, RuleJudge
@@ -159,7 +160,16 @@ def run_direct(rows: Iterable[Row], grader: Grader, write: Callable[[Row], None]
             stats.graded += 1
             advance(1)
         return stats
-    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="s1-grade")
+    return run_in_order(rows, grader.llm_part, lambda row, llm: write(grader.finish(row, llm)), stats,
+                        concurrency=concurrency, advance=advance, name="s1-grade")
+
+
+def run_in_order(rows: Iterable[Row], work: Callable[[Row], Any], finish: Callable[[Row, Any], None],
+                 stats: RunStats, *, concurrency: int, advance: Callable[[int], None], name: str) -> RunStats:
+    """Run ``work`` on rows ``concurrency`` at a time and ``finish`` each in input order. A row
+    whose call failed is counted and skipped (a rerun retries it); a spent budget stops the run
+    after the calls already in flight."""
+    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix=name)
     window: deque = deque()
     source = iter(rows)
     try:
@@ -168,12 +178,12 @@ def run_direct(rows: Iterable[Row], grader: Grader, write: Callable[[Row], None]
                 row = next(source, None)
                 if row is None:
                     break
-                window.append((row, pool.submit(grader.llm_part, row)))
+                window.append((row, pool.submit(work, row)))
             if not window:
                 break
             row, future = window.popleft()
             try:
-                llm = future.result()
+                result = future.result()
             except BudgetExceeded as exc:
                 stats.stopped = stats.stopped or str(exc)
                 continue
@@ -181,7 +191,7 @@ def run_direct(rows: Iterable[Row], grader: Grader, write: Callable[[Row], None]
                 stats.fail(exc)
                 advance(1)
                 continue
-            write(grader.finish(row, llm))
+            finish(row, result)
             stats.graded += 1
             advance(1)
     finally:

@@ -11,15 +11,14 @@ row is left out for a rerun, exactly as ``grade`` does.
 
 from __future__ import annotations
 
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from .engines.base import Sampling
 from .forcing import Continuation, StopMatcher
-from .grading import CallEstimate, Pending, RunStats
+from .grading import CallEstimate, Pending, RunStats, run_in_order
 from .llm import ModelRef
 from .llm.accounting import BudgetExceeded, estimate_input_tokens
 from .llm.base import Request, Response
@@ -174,34 +173,8 @@ def run_direct(rows: Iterable[Row], classify: Classify, write: Callable[[MSCResu
                concurrency: int, advance: Callable[[int], None] = lambda n: None) -> RunStats:
     """Classify rows with direct model calls, ``concurrency`` at a time, writing them in input order."""
     stats = RunStats()
-    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="s1-msc")
-    window: deque = deque()
-    source = iter(rows)
-    try:
-        while True:
-            while stats.stopped is None and len(window) < 2 * concurrency:
-                row = next(source, None)
-                if row is None:
-                    break
-                window.append((row, pool.submit(classify, row)))
-            if not window:
-                break
-            row, future = window.popleft()
-            try:
-                result = future.result()
-            except BudgetExceeded as exc:
-                stats.stopped = stats.stopped or str(exc)
-                continue
-            except RequestFailed as exc:
-                stats.fail(exc)
-                advance(1)
-                continue
-            write(result, row)
-            stats.graded += 1
-            advance(1)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-    return stats
+    return run_in_order(rows, classify, lambda row, result: write(result, row), stats, concurrency=concurrency,
+                        advance=advance, name="s1-msc")
 
 
 def run_batched(rows: Iterable[Row], classify: Classify, runner: BatchRunner, write: Callable[[MSCResult, Row], None],
