@@ -11,3 +11,25 @@ MAP = typer.Option(
 OVERWRITE = typer.Option(
     False, "--overwrite", help="Start the output afresh instead of resuming from the rows already in it.",
 )
+
+# Generation options shared by `s1 generate` and `s1 bench`.
+FORMAT = typer.Option("s1", "--format", help="Thinking format: s1, r1, qwen3 or custom.")
+THINK_START = typer.Option(None, "--think-start", help="With --format custom: the text that opens thinking.")
+THINK_END = typer.Option(None, "--think-end", help="With --format custom: the text that ends thinking.")
+MIN_THINKING = typer.Option(0, "--min-thinking-tokens",
+                            help="Extend thinking (append the wait string) until it has N tokens.")
+WAIT = typer.Option("Wait", "--wait-string", help="Text appended to extend thinking.")
+MAX_ANSWER = typer.Option(1024, "--max-answer-tokens", help="Tokens allowed after thinking ends.")
+ANSWER_PREFIX = typer.Option("", "--answer-prefix",
+                             help='Text forced at the start of the answer, e.g. "Final Answer:".')
+TEMPERATURE = typer.Option(0.0, "--temperature", help="Sampling temperature; 0 is greedy.")
+TOP_P = typer.Option(1.0, "--top-p", help="Nucleus sampling threshold.")
+SEED = typer.Option(0, "--seed", help="Seed; each (id, sample) draws its own reproducible stream.")
+SYSTEM = typer.Option(None, "--system", help="System message for the chat template.")
+BATCH_SIZE = typer.Option(16, "--batch-size", help="Sequences decoded together.")
+DRIVER = typer.Option("auto", "--driver",
+                      help="Budget forcing driver: single (one pass), multi (rounds), auto (engine's best).")
+DTYPE = typer.Option("auto", "--dtype", help="hf/vllm weights: auto, float32, bfloat16, float16, float64.")
+DEVICE = typer.Option("auto", "--device", help="hf: auto, cpu, cuda, cuda:1, ...")
+BASE_URL = typer.Option(None, "--base-url", help="openai: the server's base URL, e.g. http://host:8000/v1.")
+TOKENIZER = typer.Option(None, "--tokenizer", help="openai: local tokenizer path or hub id (default: the model name).")
