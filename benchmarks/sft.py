@@ -27,7 +27,7 @@ import json, sys, time, resource
 import torch
 from datasets import Dataset
 from transformers import AutoModelForCausalLM, AutoTokenizer
-from trl import SFTConfig, SFTTrainer
+from trl import SFTConfig, SFTTrainer  # noqa
 model_dir, rows_path, steps, batch, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 rows = [json.loads(line) for line in open(rows_path)]
 data = Dataset.from_list([{"prompt": [{"role": "user", "content": r["question"]}],
@@ -36,8 +36,8 @@ data = Dataset.from_list([{"prompt": [{"role": "user", "content": r["question"]}
 tokenizer = AutoTokenizer.from_pretrained(model_dir)
 model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
 args = SFTConfig(output_dir=out, max_steps=steps, per_device_train_batch_size=batch, learning_rate=1e-4,
-                 lr_scheduler_type="cosine", warmup_ratio=0.05, weight_decay=1e-4, adam_beta1=0.9, adam_beta2=0.95,
-                 max_length=4096, padding_free=True, completion_only_loss=True, logging_steps=1, report_to="none",
+                 lr_scheduler_type="cosine", warmup_steps=1, weight_decay=1e-4, adam_beta1=0.9, adam_beta2=0.95,
+                 max_length=None, padding_free=True, completion_only_loss=True, logging_steps=1, report_to="none",
                  save_strategy="no", use_cpu=True, bf16=False, seed=0, dataloader_num_workers=0,
                  disable_tqdm=True)
 trainer = SFTTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer)
