@@ -349,6 +349,12 @@ def write_table(dest: str | os.PathLike, rows: Iterable[Row], *, stdout: IO[str]
         return len(materialised)
 
 
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    """Write a text file (a report) atomically, like ``write_table``."""
+    with _atomic_path(Path(path)) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
 def _ensure_parent(path: Path) -> None:
     for folder in [path.parent, *path.parent.parents]:
         if folder.exists():

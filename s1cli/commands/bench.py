@@ -19,9 +19,9 @@ from ..evalsets import Subset, load_tasks, parse_tasks
 from ..forcing import Budget
 from ..generation import GenerateSpec
 from ..plots import write_scaling_plot
-from ..report import atomic_write_text, budget_label, markdown, pct, scaling_cell, tokens, write_summaries
+from ..report import budget_label, markdown, pct, scaling_cell, tokens, write_summaries
 from ..schema import Renames
-from ..table import write_table
+from ..table import write_table, write_text_atomic
 from ..thinking import get_format
 from ..ui import info, progress, settings
 from . import options
@@ -258,7 +258,7 @@ def _report(ctx: typer.Context, outdir: Path, samples: list[dict], configs: dict
     runs, curves = lib.summarise(samples, resamples=resamples, a_min=a_min)
     write_summaries(outdir / lib.SUMMARY_FILE, outdir / lib.SCALING_FILE, runs, curves)
     write_scaling_plot(outdir / lib.PLOT_FILE, runs)
-    atomic_write_text(outdir / lib.REPORT_FILE, markdown(runs, curves, configs, plot=lib.PLOT_FILE))
+    write_text_atomic(outdir / lib.REPORT_FILE, markdown(runs, curves, configs, plot=lib.PLOT_FILE))
     s = settings(ctx)
     if not s.quiet:
         s.console.print(_rich_table(runs, curves))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,7 +13,7 @@ from rich.text import Text
 from ..errors import ConfigError, InputError
 from ..schema import Renames, Row
 from ..selection_config import DEFAULT_AIME, DEFAULT_GPQA, DEFAULT_MATH, MODE_HELP, SelectConfig
-from ..table import STDIO, count_rows, display_name, iter_rows, table_format, write_table
+from ..table import STDIO, count_rows, display_name, iter_rows, table_format, write_table, write_text_atomic
 from ..ui import info, progress, settings
 from . import options
 
@@ -132,22 +130,10 @@ def select_command(
     else:
         written = write_table(dest, selection.rows)
     if report is not None:
-        _write_text(report, selection.report.to_markdown())
+        write_text_atomic(report, selection.report.to_markdown())
     _print_report(ctx, selection.report, report)
     info(ctx, f"wrote {written:,} rows to {display_name(dest, writing=True)}"
               + (f"; report in {report}" if report is not None else ""))
-
-
-def _write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _fmt(value: float) -> str:
