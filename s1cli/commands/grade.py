@@ -79,19 +79,16 @@ def grade(
     base_url: str = typer.Option(None, "--base-url", help="API base URL for the API judges (a proxy, or an "
                                                           "OpenAI-compatible server such as vLLM)."),
     concurrency: int = typer.Option(16, "--concurrency", "-c", min=1, help="Model calls in flight at once."),
-    batch: bool = typer.Option(False, "--batch", help="Use Anthropic Message Batches (half price; resumable)."),
-    poll_interval: float = typer.Option(30.0, "--poll-interval", min=0.0, help="Seconds between batch polls."),
-    max_cost: float = typer.Option(None, "--max-cost", min=0.0, metavar="USD",
-                                   help="Stop before this run's spending could pass USD (cached replies are free)."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print how many calls and what they may cost; call nothing."),
+    batch: bool = options.BATCH,
+    poll_interval: float = options.POLL_INTERVAL,
+    max_cost: float = options.MAX_COST,
+    dry_run: bool = options.DRY_RUN,
     max_tokens: int = typer.Option(1024, "--max-tokens", min=16, help="Longest judge reply, in tokens."),
-    cache: Path = typer.Option(None, "--cache", help="Response cache (SQLite) [default: $S1_CACHE_DIR/llm.sqlite or "
-                                                     "~/.cache/s1cli/llm.sqlite]."),
-    prices: Path = typer.Option(None, "--prices", help="JSON price table overriding the built-in one "
-                                                       "(USD per million tokens)."),
-    retries: int = typer.Option(6, "--retries", min=1, help="Tries per request on 429/5xx/overloaded/timeouts."),
-    backoff: float = typer.Option(1.0, "--backoff", min=0.0, help="First retry wait in seconds (doubles, jittered)."),
-    timeout: float = typer.Option(120.0, "--timeout", min=0.1, help="Seconds before a model call times out."),
+    cache: Path = options.CACHE,
+    prices: Path = options.PRICES,
+    retries: int = options.RETRIES,
+    backoff: float = options.BACKOFF,
+    timeout: float = options.TIMEOUT,
     map_: list[str] = options.MAP,
     overwrite: bool = options.OVERWRITE,
 ) -> None:

@@ -33,3 +33,17 @@ DTYPE = typer.Option("auto", "--dtype", help="hf/vllm weights: auto, float32, bf
 DEVICE = typer.Option("auto", "--device", help="hf: auto, cpu, cuda, cuda:1, ...")
 BASE_URL = typer.Option(None, "--base-url", help="openai: the server's base URL, e.g. http://host:8000/v1.")
 TOKENIZER = typer.Option(None, "--tokenizer", help="openai: local tokenizer path or hub id (default: the model name).")
+
+# API-model options shared by `s1 grade` and `s1 classify-msc`.
+BATCH = typer.Option(False, "--batch", help="Use Anthropic Message Batches (half price; resumable).")
+POLL_INTERVAL = typer.Option(30.0, "--poll-interval", min=0.0, help="Seconds between batch polls.")
+MAX_COST = typer.Option(None, "--max-cost", min=0.0, metavar="USD",
+                                   help="Stop before this run's spending could pass USD (cached replies are free).")
+DRY_RUN = typer.Option(False, "--dry-run", help="Print how many calls and what they may cost; call nothing.")
+CACHE = typer.Option(None, "--cache", help="Response cache (SQLite) [default: $S1_CACHE_DIR/llm.sqlite or "
+                                                     "~/.cache/s1cli/llm.sqlite].")
+PRICES = typer.Option(None, "--prices", help="JSON price table overriding the built-in one "
+                                                       "(USD per million tokens).")
+RETRIES = typer.Option(6, "--retries", min=1, help="Tries per request on 429/5xx/overloaded/timeouts.")
+BACKOFF = typer.Option(1.0, "--backoff", min=0.0, help="First retry wait in seconds (doubles, jittered).")
+TIMEOUT = typer.Option(120.0, "--timeout", min=0.1, help="Seconds before a model call times out.")
