@@ -97,6 +97,21 @@ def test_packed_and_unpacked_training_give_the_same_losses(tmp_path, rows_file, 
     assert packed[0]["loss"] == pytest.approx(reference_loss(tiny_model, prepared.examples, average), abs=1e-5)
 
 
+def test_no_shuffle_trains_on_the_rows_in_table_order(tmp_path, rows_file, tiny_model):
+    """--no-shuffle: step 1 takes the table's first rows; by default it takes the seeded permutation's."""
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
+    _, prepared = build_examples(training_rows(), tokenizer, FORMATS["s1"], block_size=1024, long_rows="truncate",
+                                 source="t")
+    common = ("--batch-size", "2", "--max-steps", "1", "--loss-average", "token")
+    sft(rows_file, tmp_path / "ordered", tiny_model, *common, "--no-shuffle")
+    sft(rows_file, tmp_path / "shuffled", tiny_model, *common)
+    first_two = reference_loss(tiny_model, prepared.examples[:2], "token")
+    assert metrics(tmp_path / "ordered")[0]["loss"] == pytest.approx(first_two, abs=1e-5)
+    assert metrics(tmp_path / "shuffled")[0]["loss"] != pytest.approx(first_two, abs=1e-5)
+    record = json.loads((tmp_path / "ordered" / "s1_sft.json").read_text())
+    assert record["config"]["shuffle"] is False
+
+
 def test_sixty_steps_memorise_eight_rows_and_generation_reproduces_their_answers(tmp_path, rows_file, tiny_model):
     out = tmp_path / "model"
     result = sft(rows_file, out, tiny_model, "--batch-size", "8", "--max-steps", "60", "--lr", "3e-3")

@@ -76,6 +76,8 @@ def sft_command(
     resume: bool = typer.Option(False, "--resume", help="Continue from the latest checkpoint in OUTDIR."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Delete an earlier run in OUTDIR and start afresh."),
     seed: int = typer.Option(0, "--seed", help="Seed for the data order (and anything random)."),
+    shuffle: bool = typer.Option(True, "--shuffle/--no-shuffle",
+                                 help="Reshuffle the rows each epoch (seeded), or keep the table's order."),
     preflight_only: bool = typer.Option(False, "--preflight-only",
                                         help="Print the preflight report and stop before loading weights."),
     map_: list[str] = options.MAP,
@@ -114,7 +116,7 @@ def sft_command(
         block_size=block_size, warmup_ratio=warmup_ratio, weight_decay=weight_decay, max_grad_norm=max_grad_norm,
         packing=packing, gradient_checkpointing=gradient_checkpointing, liger=liger, long_rows=long_rows,
         loss_average=loss_average, precision=precision, max_steps=max_steps, save_every=save_every,
-        keep_checkpoints=keep_checkpoints, seed=seed)
+        keep_checkpoints=keep_checkpoints, seed=seed, shuffle=shuffle)
     fmt = get_format(format_, start=think_start, end=think_end)
     if resume and overwrite:
         raise ConfigError("--resume and --overwrite contradict each other; pass one")
