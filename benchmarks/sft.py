@@ -1,14 +1,22 @@
-"""Training speed of `s1 sft` against TRL's SFTTrainer: same model, rows, steps and loss masking.
+"""Training speed of `s1 sft` against TRL's SFTTrainer: same model, tokens, row order, steps and loss masking.
 
     .venv/bin/pip install trl   # benchmark only; not a dependency of s1cli
-    .venv/bin/python benchmarks/sft.py [--rows 16] [--steps 20] [--batch-size 4] [--json out.json]
+    .venv/bin/python benchmarks/sft.py [--rows 16] [--steps 20] [--batch-size 4] [--precision fp32|bf16]
+                                       [--preset small] [--json out.json]
 
-Each trainer runs in its own process on a random ~20M-parameter Qwen2 (`s1 tiny --preset small`)
-with bundled MATH500 rows (reference solution as thinking, answer as response). Loss is on the
-assistant turn only in both (TRL: prompt-completion data, completion_only_loss). TRL runs with
-padding_free (no pad tokens, position_ids restart per example: its fastest CPU setting that keeps
-examples per step equal to s1's). Reports tokens/s over steps 2.. (the first warms up), peak RSS,
-and the largest relative difference between the two loss curves.
+Each trainer runs in its own process on a random Qwen2 (`s1 tiny --preset small`: ~20M parameters)
+with bundled MATH500 rows (reference solution as thinking, answer as response). The rows are
+rendered and tokenized once, by s1's renderer, and TRL gets those token ids with their labels (-100
+outside the assistant's thinking and answer): both train on the same tokens with the same masks, in
+table order (`--no-shuffle`; TRL: sequential sampler), with the same optimizer, schedule and
+clipping. TRL runs its fastest setting that keeps the examples of a step equal to s1's:
+padding_free (no pad tokens, position_ids restarting per example).
+
+A third row is a minimal PyTorch loop over the same steps (the model's own loss, one example per
+forward pass, AdamW): what plain code does without packing.
+
+Reports tokens/s over steps 2.. (the first warms up), peak RSS, and the largest relative difference
+between s1's and TRL's loss curves. The figures depend on the machine: run it where nothing else runs.
 """
 
 from __future__ import annotations
@@ -22,27 +30,27 @@ import tempfile
 import time
 from pathlib import Path
 
+OPTIMIZER = {"lr": 1e-4, "weight_decay": 1e-4, "betas": (0.9, 0.95), "max_grad_norm": 1.0, "warmup_steps": 1}
+
 TRL_CHILD = r'''
 import json, sys, time, resource
 import torch
 from datasets import Dataset
-from transformers import AutoModelForCausalLM, AutoTokenizer
-from trl import SFTConfig, SFTTrainer  # noqa
-model_dir, rows_path, steps, batch, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
-rows = [json.loads(line) for line in open(rows_path)]
-data = Dataset.from_list([{"prompt": [{"role": "user", "content": r["question"]}],
-                           "completion": [{"role": "assistant", "content": "<|im_start|>think\n" + r["thinking"]
-                                           + "\n<|im_start|>answer\nAnswer: " + r["response"]}]} for r in rows])
+from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
+from trl import SFTConfig, SFTTrainer
+model_dir, data_path, steps, batch, precision, out, opt = sys.argv[1:8]
+steps, batch, opt = int(steps), int(batch), json.loads(opt)
+data = Dataset.from_list([json.loads(line) for line in open(data_path)])  # input_ids + labels: pre-tokenized
 tokenizer = AutoTokenizer.from_pretrained(model_dir)
 model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
-args = SFTConfig(output_dir=out, max_steps=steps, per_device_train_batch_size=batch, learning_rate=1e-4,
-                 lr_scheduler_type="cosine", warmup_steps=1, weight_decay=1e-4, adam_beta1=0.9, adam_beta2=0.95,
-                 max_length=None, padding_free=True, completion_only_loss=True, logging_steps=1, report_to="none",
-                 save_strategy="no", use_cpu=True, bf16=False, seed=0, dataloader_num_workers=0,
-                 disable_tqdm=True)
+args = SFTConfig(output_dir=out, max_steps=steps, per_device_train_batch_size=batch, learning_rate=opt["lr"],
+                 lr_scheduler_type="cosine", warmup_steps=opt["warmup_steps"], weight_decay=opt["weight_decay"],
+                 adam_beta1=opt["betas"][0], adam_beta2=opt["betas"][1], max_grad_norm=opt["max_grad_norm"],
+                 max_length=None, padding_free=True, completion_only_loss=True, train_sampling_strategy="sequential",
+                 logging_steps=1, report_to="none", save_strategy="no", use_cpu=True, bf16=precision == "bf16",
+                 seed=0, dataloader_num_workers=0, disable_tqdm=True)
 trainer = SFTTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer)
 stamps = []
-from transformers import TrainerCallback
 class Clock(TrainerCallback):
     def on_step_end(self, *a, **k):
         stamps.append(time.perf_counter())
@@ -57,24 +65,92 @@ print(json.dumps({"loss": [h["loss"] for h in logs], "tokens": per_step,
                   "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
 '''
 
+PLAIN_CHILD = r'''
+import json, sys, time, math, resource
+import torch
+from transformers import AutoModelForCausalLM, get_cosine_schedule_with_warmup
+model_dir, data_path, steps, batch, precision, opt = sys.argv[1:7]
+steps, batch, opt = int(steps), int(batch), json.loads(opt)
+rows = [json.loads(line) for line in open(data_path)]
+torch.manual_seed(0)
+model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32, attn_implementation="sdpa")
+model.train()
+optimizer = torch.optim.AdamW(model.parameters(), lr=opt["lr"], betas=opt["betas"], weight_decay=opt["weight_decay"])
+scheduler = get_cosine_schedule_with_warmup(optimizer, opt["warmup_steps"], steps)
+losses, tokens, seconds = [], [], []
+for step in range(steps):
+    began = time.perf_counter()
+    chunk = [rows[(step * batch + k) % len(rows)] for k in range(batch)]
+    targets = sum(sum(t != -100 for t in r["labels"][1:]) for r in chunk)
+    total = 0.0
+    for r in chunk:
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+            out = model(input_ids=torch.tensor([r["input_ids"]]), labels=torch.tensor([r["labels"]]),
+                        num_items_in_batch=targets)
+        out.loss.backward()
+        total += out.loss.item()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), opt["max_grad_norm"])
+    optimizer.step(); scheduler.step(); optimizer.zero_grad(set_to_none=True)
+    losses.append(total); tokens.append(sum(len(r["input_ids"]) for r in chunk))
+    seconds.append(time.perf_counter() - began)
+print(json.dumps({"loss": losses, "tokens": tokens, "seconds": seconds,
+                  "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+'''
 
-def run_s1(model_dir: Path, rows: Path, steps: int, batch: int, out: Path) -> dict:
+
+def child_result(command: list[str], name: str) -> dict:
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode:
+        raise SystemExit(f"{name} failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def run_s1(model_dir: Path, rows: Path, tokens: Path, steps: int, batch: int, precision: str, out: Path) -> dict:
     command = [sys.executable, "-m", "s1cli.cli", "-q", "sft", str(rows), str(out), "--model", f"hf:{model_dir}",
-               "--max-steps", str(steps), "--batch-size", str(batch), "--lr", "1e-4", "--block-size", "4096",
-               "--precision", "fp32", "--overwrite"]
+               "--max-steps", str(steps), "--batch-size", str(batch), "--lr", str(OPTIMIZER["lr"]),
+               "--weight-decay", str(OPTIMIZER["weight_decay"]), "--max-grad-norm", str(OPTIMIZER["max_grad_norm"]),
+               "--warmup-ratio", str(OPTIMIZER["warmup_steps"] / steps), "--block-size", "8192",
+               "--precision", precision, "--no-shuffle", "--loss-average", "token", "--overwrite"]
     subprocess.run(command, check=True)
     metrics = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     return {"loss": [m["loss"] for m in metrics], "tokens": [m["tokens"] for m in metrics],
             "seconds": [m["seconds"] for m in metrics],
-            "peak_rss": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024}
+            "peak_rss": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024}  # s1 runs first
 
 
-def run_trl(model_dir: Path, rows: Path, steps: int, batch: int, out: Path) -> dict:
-    result = subprocess.run([sys.executable, "-c", TRL_CHILD, str(model_dir), str(rows), str(steps), str(batch),
-                             str(out)], capture_output=True, text=True)
-    if result.returncode:
-        raise SystemExit(f"TRL run failed:\n{result.stderr[-3000:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+def run_trl(model_dir: Path, rows: Path, tokens: Path, steps: int, batch: int, precision: str, out: Path) -> dict:
+    return child_result([sys.executable, "-c", TRL_CHILD, str(model_dir), str(tokens), str(steps), str(batch),
+                         precision, str(out), json.dumps(OPTIMIZER)], "TRL")
+
+
+def run_plain(model_dir: Path, rows: Path, tokens: Path, steps: int, batch: int, precision: str, out: Path) -> dict:
+    return child_result([sys.executable, "-c", PLAIN_CHILD, str(model_dir), str(tokens), str(steps), str(batch),
+                         precision, json.dumps(OPTIMIZER)], "plain loop")
+
+
+def write_inputs(work: Path, n_rows: int, preset: str) -> tuple[Path, Path, Path]:
+    """The model, the rows, and the rows as s1 tokenizes them (input_ids + labels) for the others."""
+    from s1cli.bundled import load_table
+    from s1cli.commands.sft import load_tokenizer
+    from s1cli.thinking import get_format
+    from s1cli.tiny import build_tiny, spec_for
+    from s1cli.training.data import build_examples
+
+    model = work / "model"
+    build_tiny(model, spec_for(preset))
+    rows = [{"id": r["id"], "question": r["question"], "thinking": r["solution"], "response": r["answer"]}
+            for r in load_table("math500")[:n_rows]]
+    table = work / "rows.jsonl"
+    table.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    tokenizer, eos = load_tokenizer(str(model))
+    _, prepared = build_examples(rows, tokenizer, get_format("s1"), block_size=8192, long_rows="truncate",
+                                 source=str(table), eos_ids=eos)
+    tokens = work / "tokens.jsonl"
+    with tokens.open("w") as fh:
+        for ex in prepared.examples:
+            labels = [t if ex.train_start <= i < ex.train_end else -100 for i, t in enumerate(ex.ids)]
+            fh.write(json.dumps({"input_ids": ex.ids, "labels": labels}) + "\n")
+    return model, table, tokens
 
 
 def main() -> None:
@@ -82,38 +158,37 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=16)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    parser.add_argument("--preset", default="small", help="s1 tiny preset of the random model (small: ~20M)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
-    from s1cli.bundled import load_table
-    from s1cli.tiny import build_tiny, spec_for
-
+    runners = {"s1 sft (packed)": run_s1, "TRL SFTTrainer (padding-free)": run_trl,
+               "plain PyTorch loop (unpacked)": run_plain}
+    results = {}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        build_tiny(work / "model", spec_for("small"))
-        rows = work / "rows.jsonl"
-        with rows.open("w") as fh:
-            for row in load_table("math500")[: args.rows]:
-                fh.write(json.dumps({"id": row["id"], "question": row["question"], "thinking": row["solution"],
-                                     "response": row["answer"]}) + "\n")
-        results = {}
-        for name, runner in (("s1 sft (packed, segment SDPA)", run_s1), ("TRL SFTTrainer (padding-free)", run_trl)):
+        model, table, tokens = write_inputs(work, args.rows, args.preset)
+        for k, (name, runner) in enumerate(runners.items()):
             began = time.perf_counter()
-            results[name] = runner(work / "model", rows, args.steps, args.batch_size, work / name.split()[0])
+            results[name] = runner(model, table, tokens, args.steps, args.batch_size, args.precision, work / f"run{k}")
             results[name]["wall"] = time.perf_counter() - began
 
-    print(f"{args.steps} steps × {args.batch_size} rows, ~20M random Qwen2 (s1 tiny --preset small), fp32, CPU")
+    print(f"{args.steps} steps × {args.batch_size} rows (MATH500, table order), random Qwen2 "
+          f"(s1 tiny --preset {args.preset}), {args.precision}, CPU")
     print(f"{'trainer':32} {'tok/s':>8} {'peak RSS':>10} {'first loss':>11} {'last loss':>10} {'wall s':>7}")
     for name, r in results.items():
-        rate = sum(r["tokens"][1:]) / max(sum(r["seconds"][1:]), 1e-9)
-        r["tokens_per_s"] = rate
-        print(f"{name:32} {rate:8,.0f} {r['peak_rss'] / 2**20:8,.0f} MiB {r['loss'][0]:11.4f} {r['loss'][-1]:10.4f} "
-              f"{r['wall']:7.1f}")
-    a, b = (r["loss"] for r in results.values())
-    diff = max(abs(x - y) / abs(y) for x, y in zip(a, b, strict=False))
-    names = list(results)
-    print(f"speed-up {results[names[0]]['tokens_per_s'] / results[names[1]]['tokens_per_s']:.2f}×; "
-          f"loss curves, first {min(len(a), len(b))} steps: max relative difference {diff:.2%}")
+        r["tokens_per_s"] = sum(r["tokens"][1:]) / max(sum(r["seconds"][1:]), 1e-9)
+        print(f"{name:32} {r['tokens_per_s']:8,.0f} {r['peak_rss'] / 2**20:6,.0f} MiB {r['loss'][0]:11.4f} "
+              f"{r['loss'][-1]:10.4f} {r['wall']:7.1f}")
+    s1, trl, plain = results.values()
+    same_tokens = s1["tokens"] == [int(t) for t in trl["tokens"]]
+    n = min(len(s1["loss"]), len(trl["loss"]), 20)
+    diff = max(abs(a - b) / abs(b) for a, b in zip(s1["loss"][:n], trl["loss"][:n], strict=True))
+    rate = s1["tokens_per_s"]
+    print(f"s1 sft: {rate / trl['tokens_per_s']:.2f}× TRL, {rate / plain['tokens_per_s']:.2f}× the plain loop; "
+          f"loss curves (first {n} steps) differ from TRL's by at most {diff:.3%}; "
+          f"tokens per step {'identical' if same_tokens else 'DIFFER'}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
 
