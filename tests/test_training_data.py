@@ -228,6 +228,16 @@ def test_segment_sdpa_equals_attention_with_a_block_diagonal_mask():
         q, k.repeat_interleave(2, dim=1), v.repeat_interleave(2, dim=1), attn_mask=allowed)
     assert out.shape == (1, total, 4, 8)
     torch.testing.assert_close(out, expected.transpose(1, 2), rtol=0, atol=1e-6)
+    # The gradients too (the backward of the per-example split is the training path).
+    upstream = torch.randn(1, total, 4, 8)
+    leaves = [t.clone().requires_grad_() for t in (q, k, v)]
+    (segment_sdpa(None, *leaves, None, scaling=8 ** -0.5, cu_seq_lens_q=bounds)[0] * upstream).sum().backward()
+    masked = [t.clone().requires_grad_() for t in (q, k, v)]
+    (torch.nn.functional.scaled_dot_product_attention(
+        masked[0], masked[1].repeat_interleave(2, dim=1), masked[2].repeat_interleave(2, dim=1), attn_mask=allowed,
+    ).transpose(1, 2) * upstream).sum().backward()
+    for ours, theirs in zip(leaves, masked, strict=True):
+        torch.testing.assert_close(ours.grad, theirs.grad, rtol=0, atol=1e-5)
     whole, _ = segment_sdpa(None, q, k, v, None)  # no boundaries: one causal sequence
     causal = torch.nn.functional.scaled_dot_product_attention(
         q, k.repeat_interleave(2, dim=1), v.repeat_interleave(2, dim=1), is_causal=True)

@@ -14,7 +14,6 @@ with ``attn_implementation=SEGMENT_SDPA`` calls it from every attention layer.
 
 from __future__ import annotations
 
-from itertools import pairwise
 from typing import Any
 
 SEGMENT_SDPA = "s1_segment_sdpa"
@@ -24,25 +23,23 @@ def segment_sdpa(module: Any, query: Any, key: Any, value: Any, attention_mask: 
                  dropout: float = 0.0, cu_seq_lens_q: Any = None, **_: Any) -> tuple[Any, None]:
     """query (batch, heads, length, dim), key/value (batch, kv_heads, length, dim) → (batch, length, heads, dim)."""
     import torch
+    from torch.nn.functional import scaled_dot_product_attention as sdpa
 
-    groups = query.shape[1] // key.shape[1]
-    if groups > 1:  # grouped-query attention: each kv head serves `groups` query heads
-        key = key.repeat_interleave(groups, dim=1)
-        value = value.repeat_interleave(groups, dim=1)
-    if attention_mask is not None:
-        # A caller-made 4D mask (e.g. generation with padding): plain masked attention.
-        out = torch.nn.functional.scaled_dot_product_attention(query, key, value, attn_mask=attention_mask,
-                                                               dropout_p=dropout, scale=scaling)
+    # Grouped-query attention inside SDPA (enable_gqa), not by copying each kv head `groups` times.
+    gqa = query.shape[1] != key.shape[1]
+    if attention_mask is not None or cu_seq_lens_q is None or query.shape[0] != 1:
+        # A caller-made 4D mask (e.g. generation with padding), or one causal sequence per row.
+        causal = attention_mask is None and query.shape[2] > 1
+        out = sdpa(query, key, value, attn_mask=attention_mask, is_causal=causal, dropout_p=dropout, scale=scaling,
+                   enable_gqa=gqa)
         return out.transpose(1, 2).contiguous(), None
-    if cu_seq_lens_q is None or query.shape[0] != 1:
-        out = torch.nn.functional.scaled_dot_product_attention(query, key, value, is_causal=query.shape[2] > 1,
-                                                               dropout_p=dropout, scale=scaling)
-        return out.transpose(1, 2).contiguous(), None
-    bounds = cu_seq_lens_q.tolist()
-    parts = [torch.nn.functional.scaled_dot_product_attention(query[:, :, s:e], key[:, :, s:e], value[:, :, s:e],
-                                                              is_causal=True, dropout_p=dropout, scale=scaling)
-             for s, e in pairwise(bounds) if e > s]
-    return torch.cat(parts, dim=2).transpose(1, 2).contiguous(), None
+    # split, not slicing: its backward writes each example's gradient into one buffer, where a slice's
+    # backward builds a zero tensor the size of the whole row per example and layer.
+    lengths = cu_seq_lens_q.diff().tolist()
+    parts = [sdpa(q, k, v, is_causal=True, dropout_p=dropout, scale=scaling, enable_gqa=gqa).transpose(1, 2)
+             for q, k, v in zip(query.split(lengths, dim=2), key.split(lengths, dim=2), value.split(lengths, dim=2),
+                                strict=True) if q.shape[2]]
+    return torch.cat(parts, dim=1), None  # contiguous (batch, length, heads, dim)
 
 
 def register() -> str:

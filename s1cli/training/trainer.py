@@ -146,7 +146,7 @@ def train(config: SFTConfig, examples: Sequence[Example], tokenizer: Any, out_di
         groups = [{"params": [p for p in params if p.ndim >= 2], "weight_decay": config.weight_decay},
                   {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0}]
         return torch.optim.AdamW(groups, lr=config.lr, betas=config.adam_betas, eps=config.adam_eps,
-                                 fused=cuda or None)
+                                 fused=True)  # one kernel per parameter group, on CPU too
 
     if accelerator.distributed_type == DistributedType.FSDP and not accelerator.is_fsdp2:
         model = accelerator.prepare(model)  # FSDP1 flattens parameters: build the optimizer on the wrapped model
