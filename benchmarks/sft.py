@@ -12,8 +12,11 @@ table order (`--no-shuffle`; TRL: sequential sampler), with the same optimizer, 
 clipping. TRL runs its fastest setting that keeps the examples of a step equal to s1's:
 padding_free (no pad tokens, position_ids restarting per example).
 
-A third row is a minimal PyTorch loop over the same steps (the model's own loss, one example per
-forward pass, AdamW): what plain code does without packing.
+`s1 sft` runs twice, as it is and with `--compile` (each decoder layer through torch.compile; its
+compile time shows in the wall time, not in tokens/s). TRL gains nothing from `torch_compile=True` here
+(measured: no faster per step, and a minute of recompiles). The last row is a minimal PyTorch loop
+over the same steps (the model's own loss, one example per forward pass, AdamW): what plain code
+does without packing.
 
 Reports tokens/s over steps 2.. (the first warms up), peak RSS, and the largest relative difference
 between s1's and TRL's loss curves. The figures depend on the machine: run it where nothing else runs.
@@ -23,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -105,17 +107,33 @@ def child_result(command: list[str], name: str) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def run_s1(model_dir: Path, rows: Path, tokens: Path, steps: int, batch: int, precision: str, out: Path) -> dict:
-    command = [sys.executable, "-m", "s1cli.cli", "-q", "sft", str(rows), str(out), "--model", f"hf:{model_dir}",
-               "--max-steps", str(steps), "--batch-size", str(batch), "--lr", str(OPTIMIZER["lr"]),
+S1_CHILD = r'''
+import atexit, resource, sys
+peak_file = sys.argv[1]
+atexit.register(lambda: open(peak_file, "w").write(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)))
+sys.argv = ["s1"] + sys.argv[2:]
+from s1cli.cli import main
+main()
+'''
+
+
+def run_s1(model_dir: Path, rows: Path, tokens: Path, steps: int, batch: int, precision: str, out: Path,
+           *extra: str) -> dict:
+    peak = out.with_suffix(".peak")
+    command = [sys.executable, "-c", S1_CHILD, str(peak), "-q", "sft", str(rows), str(out), "--model",
+               f"hf:{model_dir}", "--max-steps", str(steps), "--batch-size", str(batch), "--lr", str(OPTIMIZER["lr"]),
                "--weight-decay", str(OPTIMIZER["weight_decay"]), "--max-grad-norm", str(OPTIMIZER["max_grad_norm"]),
                "--warmup-ratio", str(OPTIMIZER["warmup_steps"] / steps), "--block-size", "8192",
-               "--precision", precision, "--no-shuffle", "--loss-average", "token", "--overwrite"]
+               "--precision", precision, "--no-shuffle", "--loss-average", "token", "--overwrite", *extra]
     subprocess.run(command, check=True)
     metrics = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     return {"loss": [m["loss"] for m in metrics], "tokens": [m["tokens"] for m in metrics],
-            "seconds": [m["seconds"] for m in metrics],
-            "peak_rss": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024}  # s1 runs first
+            "seconds": [m["seconds"] for m in metrics], "peak_rss": int(peak.read_text())}
+
+
+def run_s1_compiled(model_dir: Path, rows: Path, tokens: Path, steps: int, batch: int, precision: str,
+                    out: Path) -> dict:
+    return run_s1(model_dir, rows, tokens, steps, batch, precision, out, "--compile")
 
 
 def run_trl(model_dir: Path, rows: Path, tokens: Path, steps: int, batch: int, precision: str, out: Path) -> dict:
@@ -163,8 +181,8 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
-    runners = {"s1 sft (packed)": run_s1, "TRL SFTTrainer (padding-free)": run_trl,
-               "plain PyTorch loop (unpacked)": run_plain}
+    runners = {"s1 sft (packed)": run_s1, "s1 sft --compile": run_s1_compiled,
+               "TRL SFTTrainer (padding-free)": run_trl, "plain PyTorch loop (unpacked)": run_plain}
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -181,14 +199,16 @@ def main() -> None:
         r["tokens_per_s"] = sum(r["tokens"][1:]) / max(sum(r["seconds"][1:]), 1e-9)
         print(f"{name:32} {r['tokens_per_s']:8,.0f} {r['peak_rss'] / 2**20:6,.0f} MiB {r['loss'][0]:11.4f} "
               f"{r['loss'][-1]:10.4f} {r['wall']:7.1f}")
-    s1, trl, plain = results.values()
-    same_tokens = s1["tokens"] == [int(t) for t in trl["tokens"]]
+    s1, compiled, trl, plain = results.values()
+    same_tokens = s1["tokens"] == compiled["tokens"] == [int(t) for t in trl["tokens"]]
     n = min(len(s1["loss"]), len(trl["loss"]), 20)
-    diff = max(abs(a - b) / abs(b) for a, b in zip(s1["loss"][:n], trl["loss"][:n], strict=True))
-    rate = s1["tokens_per_s"]
-    print(f"s1 sft: {rate / trl['tokens_per_s']:.2f}× TRL, {rate / plain['tokens_per_s']:.2f}× the plain loop; "
-          f"loss curves (first {n} steps) differ from TRL's by at most {diff:.3%}; "
-          f"tokens per step {'identical' if same_tokens else 'DIFFER'}")
+    for name, r in (("s1 sft", s1), ("s1 sft --compile", compiled)):
+        diff = max(abs(a - b) / abs(b) for a, b in zip(r["loss"][:n], trl["loss"][:n], strict=True))
+        print(f"{name}: {r['tokens_per_s'] / trl['tokens_per_s']:.2f}× TRL, "
+              f"{r['tokens_per_s'] / plain['tokens_per_s']:.2f}× the plain loop; loss curve (first {n} steps) "
+              f"within {diff:.3%} of TRL's")
+    print(f"tokens per step {'identical' if same_tokens else 'DIFFER'} across trainers; tok/s over steps 2-{n} "
+          "(the first includes start-up and compilation: see wall s)")
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
 

@@ -97,6 +97,19 @@ def test_packed_and_unpacked_training_give_the_same_losses(tmp_path, rows_file, 
     assert packed[0]["loss"] == pytest.approx(reference_loss(tiny_model, prepared.examples, average), abs=1e-5)
 
 
+def test_compiled_layers_train_like_eager_ones(tmp_path, rows_file, tiny_model):
+    """--compile (torch.compile of each decoder layer) changes how a step is computed, not what."""
+    common = ("--batch-size", "4", "--max-steps", "3", "--lr", "1e-2", "--warmup-ratio", "0")
+    sft(rows_file, tmp_path / "eager", tiny_model, *common)
+    sft(rows_file, tmp_path / "compiled", tiny_model, *common, "--compile")
+    eager, compiled = metrics(tmp_path / "eager"), metrics(tmp_path / "compiled")
+    for a, b in zip(eager, compiled, strict=True):
+        assert a["loss"] == pytest.approx(b["loss"], abs=1e-4)
+        assert a["grad_norm"] == pytest.approx(b["grad_norm"], rel=1e-3)
+    assert compiled[2]["loss"] < compiled[0]["loss"] - 0.1
+    assert json.loads((tmp_path / "compiled" / "s1_sft.json").read_text())["config"]["compile"] is True
+
+
 def test_no_shuffle_trains_on_the_rows_in_table_order(tmp_path, rows_file, tiny_model):
     """--no-shuffle: step 1 takes the table's first rows; by default it takes the seeded permutation's."""
     tokenizer = AutoTokenizer.from_pretrained(tiny_model)

@@ -46,6 +46,7 @@ class SFTConfig(BaseModel):
     packing: bool = True
     gradient_checkpointing: bool = False
     liger: bool = False
+    compile: bool = False
     long_rows: Literal["truncate", "drop"] = "truncate"
     loss_average: Literal["token", "sequence"] = "token"
     precision: Literal["auto", "bf16", "fp32"] = "auto"

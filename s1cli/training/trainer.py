@@ -29,6 +29,7 @@ from ..errors import ConfigError
 from .attention import register as register_segment_sdpa
 from .config import SFTConfig
 from .data import IGNORE, Example, Schedule, collate, plan_step, step_normalizer
+from .loss import weighted_cross_entropy
 
 CHECKPOINTS = "checkpoints"
 TRAINER_STATE = "trainer_state.json"
@@ -98,6 +99,18 @@ def attention_implementation(flash: bool) -> str:
     return "flash_attention_2" if flash else register_segment_sdpa()
 
 
+def compile_layers(model: Any) -> int:
+    """Regional compilation: ``torch.compile`` each repeated block (the classes transformers lists in
+    ``_no_split_modules``, e.g. ``Qwen2DecoderLayer``) rather than the whole model. The blocks share
+    their code, so one compilation serves them all; dynamic shapes, since every step's packed row
+    has its own length. Returns how many modules were compiled (the whole model when it lists none)."""
+    names = set(getattr(model, "_no_split_modules", None) or ())
+    blocks = [m for m in model.modules() if type(m).__name__ in names]
+    for block in blocks or [model]:
+        block.compile(dynamic=True)
+    return len(blocks) or 1
+
+
 def data_fingerprint(examples: Sequence[Example]) -> str:
     digest = hashlib.sha256()
     for ex in examples:
@@ -139,6 +152,8 @@ def train(config: SFTConfig, examples: Sequence[Example], tokenizer: Any, out_di
         from liger_kernel.transformers import _apply_liger_kernel_to_instance
 
         _apply_liger_kernel_to_instance(model=model)  # fused linear cross-entropy, RMSNorm, RoPE, SwiGLU
+    if config.compile:
+        compile_layers(model)
 
     # -- 3. optimizer (no weight decay on biases and norms, as transformers' Trainer) and schedule
     def make_optimizer(module: Any) -> Any:
@@ -188,8 +203,7 @@ def train(config: SFTConfig, examples: Sequence[Example], tokenizer: Any, out_di
         if keep.numel() == 0:  # a placeholder pass: zero loss, but every parameter in the graph
             return model(**inputs, logits_to_keep=1).logits.sum() * 0.0
         logits = model(**inputs, logits_to_keep=keep).logits[0]  # only where a target is
-        losses = torch.nn.functional.cross_entropy(logits.float(), batch.targets[0, keep], reduction="none")
-        return (losses * batch.weights[0, keep]).sum()
+        return weighted_cross_entropy(logits, batch.targets[0, keep], batch.weights[0, keep])
 
     # -- 5. the loop
     model.train()
