@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from itertools import pairwise
 from pathlib import Path
 
 OPTIMIZER = {"lr": 1e-4, "weight_decay": 1e-4, "betas": (0.9, 0.95), "max_grad_norm": 1.0, "warmup_steps": 1}
@@ -127,8 +128,10 @@ def run_s1(model_dir: Path, rows: Path, tokens: Path, steps: int, batch: int, pr
                "--precision", precision, "--no-shuffle", "--loss-average", "token", "--overwrite", *extra]
     subprocess.run(command, check=True)
     metrics = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    # Wall time between the ends of consecutive steps (metrics and progress bar included), as TRL's is measured.
+    ends = [m["elapsed"] for m in metrics]
     return {"loss": [m["loss"] for m in metrics], "tokens": [m["tokens"] for m in metrics],
-            "seconds": [m["seconds"] for m in metrics], "peak_rss": int(peak.read_text())}
+            "seconds": [ends[0]] + [b - a for a, b in pairwise(ends)], "peak_rss": int(peak.read_text())}
 
 
 def run_s1_compiled(model_dir: Path, rows: Path, tokens: Path, steps: int, batch: int, precision: str,

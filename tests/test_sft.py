@@ -132,7 +132,9 @@ def test_sixty_steps_memorise_eight_rows_and_generation_reproduces_their_answers
     losses = [m["loss"] for m in metrics(out)]
     assert len(losses) == 60 and losses[-1] <= 0.2 * losses[0], losses
     first = metrics(out)[0]
-    assert set(first) >= {"step", "epoch", "loss", "lr", "grad_norm", "tokens", "tokens_per_s"}
+    assert set(first) >= {"step", "epoch", "loss", "lr", "grad_norm", "tokens", "tokens_per_s", "seconds", "elapsed"}
+    elapsed = [m["elapsed"] for m in metrics(out)]
+    assert elapsed == sorted(elapsed) and elapsed[-1] >= sum(m["seconds"] for m in metrics(out))
     for name in ("config.json", "model.safetensors", "tokenizer.json", "chat_template.jinja", "generation_config.json"):
         assert (out / name).exists(), name
     record = json.loads((out / "s1_sft.json").read_text())

@@ -247,7 +247,8 @@ def train(config: SFTConfig, examples: Sequence[Example], tokenizer: Any, out_di
             last_loss = loss_value
             record = {"step": step + 1, "epoch": round(schedule.epoch_of(step), 4), "loss": loss_value, "lr": lr,
                       "grad_norm": None if grad_norm is None else float(grad_norm), "examples": len(indices),
-                      "tokens": step_tokens, "tokens_per_s": step_tokens / seconds, "seconds": seconds}
+                      "tokens": step_tokens, "tokens_per_s": step_tokens / seconds, "seconds": seconds,
+                      "elapsed": time.perf_counter() - began}  # since this invocation's loop began
             if main:
                 with open(out_dir / METRICS, "a", encoding="utf-8") as fh:
                     fh.write(json.dumps(record) + "\n")
