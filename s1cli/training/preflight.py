@@ -70,8 +70,9 @@ def estimate_memory(shape: ModelShape, *, pass_tokens: int, pass_targets: int, b
     bf16 copy of the weights under autocast), divided over ``shards`` processes with FSDP / ZeRO-3.
     Activations of the largest forward pass, per token and layer about (8h + 3i) elements for a
     SwiGLU decoder (2 bytes each in bf16); with gradient checkpointing only each layer's input (h)
-    plus one layer's full set. Logits where a target is: the model's output, an fp32 copy, the saved
-    log-softmax and its gradient, about 14 bytes each (none with liger's fused cross-entropy)."""
+    plus one layer's full set. Logits where a target is: the model's output, the fp32 gradient that
+    ``loss.py`` computes in the forward pass and its scaled copy in backward (none with liger's fused
+    cross-entropy)."""
     element = 2 if bf16 else 4
     states = shape.parameters * (16 + (2 if bf16 else 0)) / max(shards, 1)
     per_layer = (8 * shape.hidden_size + 3 * shape.intermediate_size) * element * pass_tokens
