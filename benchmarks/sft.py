@@ -3,6 +3,8 @@
     .venv/bin/pip install trl   # benchmark only; not a dependency of s1cli
     .venv/bin/python benchmarks/sft.py [--rows 16] [--steps 20] [--batch-size 4] [--precision fp32|bf16]
                                        [--preset small] [--json out.json]
+    # on a GPU: a real model, bf16, and MFU against the device's peak (H100 SXM: 989 dense bf16 TFLOP/s)
+    .venv/bin/python benchmarks/sft.py --model models/Qwen2.5-0.5B-Instruct --precision bf16 --peak-tflops 989
 
 Each trainer runs in its own process on a random Qwen2 (`s1 tiny --preset small`: ~20M parameters)
 with bundled MATH500 rows (reference solution as thinking, answer as response). The rows are
@@ -45,12 +47,15 @@ model_dir, data_path, steps, batch, precision, out, opt = sys.argv[1:8]
 steps, batch, opt = int(steps), int(batch), json.loads(opt)
 data = Dataset.from_list([json.loads(line) for line in open(data_path)])  # input_ids + labels: pre-tokenized
 tokenizer = AutoTokenizer.from_pretrained(model_dir)
-model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+cuda = torch.cuda.is_available()
+from transformers.utils import is_flash_attn_2_available
+attention = "flash_attention_2" if cuda and is_flash_attn_2_available() else "sdpa"  # TRL's padding-free wants flash
+model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32, attn_implementation=attention)
 args = SFTConfig(output_dir=out, max_steps=steps, per_device_train_batch_size=batch, learning_rate=opt["lr"],
                  lr_scheduler_type="cosine", warmup_steps=opt["warmup_steps"], weight_decay=opt["weight_decay"],
                  adam_beta1=opt["betas"][0], adam_beta2=opt["betas"][1], max_grad_norm=opt["max_grad_norm"],
                  max_length=None, padding_free=True, completion_only_loss=True, train_sampling_strategy="sequential",
-                 logging_steps=1, report_to="none", save_strategy="no", use_cpu=True, bf16=precision == "bf16",
+                 logging_steps=1, report_to="none", save_strategy="no", use_cpu=not cuda, bf16=precision == "bf16",
                  seed=0, dataloader_num_workers=0, disable_tqdm=True)
 trainer = SFTTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer)
 stamps = []
@@ -65,7 +70,8 @@ tokens = [h["num_tokens"] for h in logs]
 per_step = [tokens[0]] + [b - a for a, b in zip(tokens, tokens[1:])]
 print(json.dumps({"loss": [h["loss"] for h in logs], "tokens": per_step,
                   "seconds": [stamps[0] - start] + [b - a for a, b in zip(stamps, stamps[1:])],
-                  "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+                  "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+                  "peak_gpu": torch.cuda.max_memory_allocated() if cuda else None}))
 '''
 
 PLAIN_CHILD = r'''
@@ -76,7 +82,8 @@ model_dir, data_path, steps, batch, precision, opt = sys.argv[1:7]
 steps, batch, opt = int(steps), int(batch), json.loads(opt)
 rows = [json.loads(line) for line in open(data_path)]
 torch.manual_seed(0)
-model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32, attn_implementation="sdpa")
+device = "cuda" if torch.cuda.is_available() else "cpu"
+model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32, attn_implementation="sdpa").to(device)
 model.train()
 optimizer = torch.optim.AdamW(model.parameters(), lr=opt["lr"], betas=opt["betas"], weight_decay=opt["weight_decay"])
 scheduler = get_cosine_schedule_with_warmup(optimizer, opt["warmup_steps"], steps)
@@ -87,9 +94,9 @@ for step in range(steps):
     targets = sum(sum(t != -100 for t in r["labels"][1:]) for r in chunk)
     total = 0.0
     for r in chunk:
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
-            out = model(input_ids=torch.tensor([r["input_ids"]]), labels=torch.tensor([r["labels"]]),
-                        num_items_in_batch=targets)
+        with torch.autocast(device, dtype=torch.bfloat16, enabled=precision == "bf16"):
+            out = model(input_ids=torch.tensor([r["input_ids"]], device=device),
+                        labels=torch.tensor([r["labels"]], device=device), num_items_in_batch=targets)
         out.loss.backward()
         total += out.loss.item()
     torch.nn.utils.clip_grad_norm_(model.parameters(), opt["max_grad_norm"])
@@ -97,7 +104,8 @@ for step in range(steps):
     losses.append(total); tokens.append(sum(len(r["input_ids"]) for r in chunk))
     seconds.append(time.perf_counter() - began)
 print(json.dumps({"loss": losses, "tokens": tokens, "seconds": seconds,
-                  "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+                  "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+                  "peak_gpu": torch.cuda.max_memory_allocated() if device == "cuda" else None}))
 '''
 
 
@@ -109,9 +117,13 @@ def child_result(command: list[str], name: str) -> dict:
 
 
 S1_CHILD = r'''
-import atexit, resource, sys
+import atexit, json, resource, sys
 peak_file = sys.argv[1]
-atexit.register(lambda: open(peak_file, "w").write(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)))
+def peaks():
+    import torch
+    gpu = torch.cuda.max_memory_allocated() if torch.cuda.is_available() else None
+    open(peak_file, "w").write(json.dumps([resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, gpu]))
+atexit.register(peaks)
 sys.argv = ["s1"] + sys.argv[2:]
 from s1cli.cli import main
 main()
@@ -127,11 +139,12 @@ def run_s1(model_dir: Path, rows: Path, tokens: Path, steps: int, batch: int, pr
                "--warmup-ratio", str(OPTIMIZER["warmup_steps"] / steps), "--block-size", "8192",
                "--precision", precision, "--no-shuffle", "--loss-average", "token", "--overwrite", *extra]
     subprocess.run(command, check=True)
+    rss, gpu = json.loads(peak.read_text())
     metrics = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     # Wall time between the ends of consecutive steps (metrics and progress bar included), as TRL's is measured.
     ends = [m["elapsed"] for m in metrics]
     return {"loss": [m["loss"] for m in metrics], "tokens": [m["tokens"] for m in metrics],
-            "seconds": [ends[0]] + [b - a for a, b in pairwise(ends)], "peak_rss": int(peak.read_text())}
+            "seconds": [ends[0]] + [b - a for a, b in pairwise(ends)], "peak_rss": rss, "peak_gpu": gpu}
 
 
 def run_s1_compiled(model_dir: Path, rows: Path, tokens: Path, steps: int, batch: int, precision: str,
@@ -149,7 +162,7 @@ def run_plain(model_dir: Path, rows: Path, tokens: Path, steps: int, batch: int,
                          precision, json.dumps(OPTIMIZER)], "plain loop")
 
 
-def write_inputs(work: Path, n_rows: int, preset: str) -> tuple[Path, Path, Path]:
+def write_inputs(work: Path, n_rows: int, preset: str, model: Path | None) -> tuple[Path, Path, Path]:
     """The model, the rows, and the rows as s1 tokenizes them (input_ids + labels) for the others."""
     from s1cli.bundled import load_table
     from s1cli.commands.sft import load_tokenizer
@@ -157,8 +170,9 @@ def write_inputs(work: Path, n_rows: int, preset: str) -> tuple[Path, Path, Path
     from s1cli.tiny import build_tiny, spec_for
     from s1cli.training.data import build_examples
 
-    model = work / "model"
-    build_tiny(model, spec_for(preset))
+    if model is None:
+        model = work / "model"
+        build_tiny(model, spec_for(preset))
     rows = [{"id": r["id"], "question": r["question"], "thinking": r["solution"], "response": r["answer"]}
             for r in load_table("math500")[:n_rows]]
     table = work / "rows.jsonl"
@@ -175,12 +189,17 @@ def write_inputs(work: Path, n_rows: int, preset: str) -> tuple[Path, Path, Path
 
 
 def main() -> None:
+    from s1cli.training.preflight import ModelShape
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=16)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     parser.add_argument("--preset", default="small", help="s1 tiny preset of the random model (small: ~20M)")
+    parser.add_argument("--model", type=Path, help="an HF model directory to train instead (e.g. Qwen2.5-0.5B)")
+    parser.add_argument("--peak-tflops", type=float,
+                        help="the device's peak dense TFLOP/s at this precision: adds MFU (6 × parameters × tok/s)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
@@ -189,19 +208,27 @@ def main() -> None:
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        model, table, tokens = write_inputs(work, args.rows, args.preset)
+        model, table, tokens = write_inputs(work, args.rows, args.preset, args.model)
+        parameters = ModelShape.from_pretrained(str(model)).parameters
         for k, (name, runner) in enumerate(runners.items()):
             began = time.perf_counter()
             results[name] = runner(model, table, tokens, args.steps, args.batch_size, args.precision, work / f"run{k}")
             results[name]["wall"] = time.perf_counter() - began
 
-    print(f"{args.steps} steps × {args.batch_size} rows (MATH500, table order), random Qwen2 "
-          f"(s1 tiny --preset {args.preset}), {args.precision}, CPU")
-    print(f"{'trainer':32} {'tok/s':>8} {'peak RSS':>10} {'first loss':>11} {'last loss':>10} {'wall s':>7}")
+    import torch
+
+    device = torch.cuda.get_device_name() if torch.cuda.is_available() else "CPU"
+    what = args.model or f"random Qwen2 (s1 tiny --preset {args.preset})"
+    print(f"{args.steps} steps × {args.batch_size} rows (MATH500, table order), {what}, {parameters / 1e6:,.1f}M "
+          f"parameters, {args.precision}, {device}")
+    print(f"{'trainer':32} {'tok/s':>8} {'MFU':>6} {'peak RSS':>10} {'peak GPU':>10} {'first loss':>11} "
+          f"{'last loss':>10} {'wall s':>7}")
     for name, r in results.items():
         r["tokens_per_s"] = sum(r["tokens"][1:]) / max(sum(r["seconds"][1:]), 1e-9)
-        print(f"{name:32} {r['tokens_per_s']:8,.0f} {r['peak_rss'] / 2**20:6,.0f} MiB {r['loss'][0]:11.4f} "
-              f"{r['loss'][-1]:10.4f} {r['wall']:7.1f}")
+        mfu = f"{6 * parameters * r['tokens_per_s'] / (args.peak_tflops * 1e12):.1%}" if args.peak_tflops else "-"
+        gpu = f"{r['peak_gpu'] / 2**30:6,.1f} GiB" if r.get("peak_gpu") else "-"
+        print(f"{name:32} {r['tokens_per_s']:8,.0f} {mfu:>6} {r['peak_rss'] / 2**20:6,.0f} MiB {gpu:>10} "
+              f"{r['loss'][0]:11.4f} {r['loss'][-1]:10.4f} {r['wall']:7.1f}")
     s1, compiled, trl, plain = results.values()
     same_tokens = s1["tokens"] == compiled["tokens"] == [int(t) for t in trl["tokens"]]
     n = min(len(s1["loss"]), len(trl["loss"]), 20)
