@@ -14,7 +14,7 @@ from s1cli.errors import ConfigError
 from s1cli.llm import ModelRef, api_key, parse_model_ref
 from s1cli.llm.accounting import Budget, BudgetExceeded, Ledger
 from s1cli.llm.anthropic import AnthropicBackend
-from s1cli.llm.base import FatalRemoteError, Request, Usage
+from s1cli.llm.base import FatalRemoteError, Request, Usage, cache_scope
 from s1cli.llm.batch import BatchRunner
 from s1cli.llm.cache import ResponseCache
 from s1cli.llm.client import Client, RequestFailed, RequestLog, RetryPolicy
@@ -113,6 +113,22 @@ def test_the_cache_key_covers_everything_that_shapes_a_reply():
                 Request.make(MODEL, list(base.messages), 64, params=dict(base.params), prompt_version="test@2")]
     keys = {base.key("anthropic"), base.key("openai"), *(v.key("anthropic") for v in variants)}
     assert len(keys) == 8
+
+
+def test_replies_from_another_server_are_cached_apart(api, tmp_path):
+    """The same model name on another endpoint (a local server, a proxy) is not answered from the
+    first one's cache; the provider's own endpoint keeps the plain backend name."""
+    assert cache_scope("openai", None) == cache_scope("openai", "https://api.openai.com/v1/") == "openai"
+    assert cache_scope("anthropic", "https://api.anthropic.com") == "anthropic"
+    assert cache_scope("openai", "http://127.0.0.1:8000/v1/") == "openai@http://127.0.0.1:8000/v1"
+    first = make_client(api, tmp_path)
+    first.ask(request())
+    with FakeAPI() as other:
+        elsewhere = make_client(other, tmp_path)  # the same cache file
+        reply = elsewhere.ask(request())
+        assert not reply.cached and len(other.calls) == 1
+    assert make_client(api, tmp_path).ask(request()).cached and len(api.calls) == 1
+    assert len(ResponseCache(tmp_path / "cache.sqlite")) == 2
 
 
 def test_budget_never_lets_spending_pass_the_limit(api, tmp_path):

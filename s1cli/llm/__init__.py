@@ -52,15 +52,23 @@ def api_key(backend: str, *, base_url: str | None = None, environ: Mapping[str, 
     return key
 
 
-def make_backend(ref: ModelRef, *, key: str | None, base_url: str | None = None, timeout: float = 120.0) -> Backend:
+def endpoint(backend: str, base_url: str | None, environ: Mapping[str, str] = os.environ) -> str | None:
+    """The server a backend talks to: --base-url, else the SDK's environment variable, else None (the provider's)."""
+    variable = {"anthropic": "ANTHROPIC_BASE_URL", "openai": "OPENAI_BASE_URL"}[backend]
+    return base_url or environ.get(variable) or None
+
+
+def make_backend(ref: ModelRef, *, key: str | None, base_url: str | None = None, timeout: float = 120.0,
+                 environ: Mapping[str, str] = os.environ) -> Backend:
+    url = endpoint(ref.backend, base_url, environ)
     if ref.backend == "anthropic":
         from .anthropic import AnthropicBackend
 
-        return AnthropicBackend(key or "", base_url=base_url, timeout=timeout)
+        return AnthropicBackend(key or "", base_url=url, timeout=timeout)
     from .openai import OpenAIChatBackend
 
-    return OpenAIChatBackend(key, base_url=base_url or os.environ.get("OPENAI_BASE_URL"), timeout=timeout)
+    return OpenAIChatBackend(key, base_url=url, timeout=timeout)
 
 
 __all__ = ["BACKENDS", "KEY_VARIABLES", "Backend", "ModelRef", "Request", "Response", "Usage", "api_key",
-           "make_backend", "parse_model_ref"]
+           "endpoint", "make_backend", "parse_model_ref"]

@@ -12,7 +12,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from .base import FatalRemoteError, Request, RequestRejected, Response, TransientError, Usage, classify_status
+from .base import (
+    FatalRemoteError,
+    Request,
+    RequestRejected,
+    Response,
+    TransientError,
+    Usage,
+    cache_scope,
+    classify_status,
+)
 
 T = TypeVar("T")
 
@@ -45,6 +54,7 @@ class AnthropicBackend:
 
         self._sdk = anthropic
         self._client = anthropic.Anthropic(api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout)
+        self.scope = cache_scope(self.name, base_url)
 
     @staticmethod
     def params(request: Request) -> dict[str, Any]:

@@ -84,8 +84,21 @@ class FatalRemoteError(RemoteError):
     """No request will succeed (401 bad key, 403, 404 unknown model or URL): stop the run."""
 
 
+# The providers' own endpoints: a cached reply from one of these is filed under the backend's name alone.
+DEFAULT_ENDPOINTS = {"anthropic": "https://api.anthropic.com", "openai": "https://api.openai.com/v1"}
+
+
+def cache_scope(backend: str, base_url: str | None) -> str:
+    """What cached replies are filed under: the backend, plus the endpoint when it is not the
+    provider's own, since another server (a local vLLM, a proxy) may answer differently under the
+    same model name."""
+    url = (base_url or "").rstrip("/")
+    return backend if not url or url == DEFAULT_ENDPOINTS.get(backend) else f"{backend}@{url}"
+
+
 class Backend(Protocol):
     name: str
+    scope: str  # cache_scope(name, endpoint): part of every cache key
 
     def send(self, request: Request) -> Response:
         """One call; raises TransientError, RequestRejected or FatalRemoteError."""

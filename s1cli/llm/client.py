@@ -95,7 +95,7 @@ class Client:
         self._counted: set[str] = set()  # keys whose cache hit was counted this run
 
     def key(self, request: Request) -> str:
-        return request.key(self.backend.name)
+        return request.key(self.backend.scope)
 
     def cached(self, request: Request) -> Response | None:
         """The cached reply, counted once per run as a cache hit, or None."""

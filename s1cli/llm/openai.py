@@ -11,9 +11,18 @@ from typing import Any
 
 import httpx2
 
-from .base import Request, RequestRejected, Response, TransientError, Usage, classify_status
+from .base import (
+    DEFAULT_ENDPOINTS,
+    Request,
+    RequestRejected,
+    Response,
+    TransientError,
+    Usage,
+    cache_scope,
+    classify_status,
+)
 
-DEFAULT_BASE_URL = "https://api.openai.com/v1"
+DEFAULT_BASE_URL = DEFAULT_ENDPOINTS["openai"]
 
 
 class OpenAIChatBackend:
@@ -21,6 +30,7 @@ class OpenAIChatBackend:
 
     def __init__(self, api_key: str | None, *, base_url: str | None = None, timeout: float = 120.0) -> None:
         self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
+        self.scope = cache_scope(self.name, self.base_url)
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._http = httpx2.Client(timeout=timeout, headers=headers)
 

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import KEY_VARIABLES, ModelRef, api_key, make_backend
+from . import KEY_VARIABLES, ModelRef, api_key, endpoint, make_backend
 from .accounting import Budget, Ledger, ModelUsage
-from .base import Request, Response
+from .base import Request, Response, cache_scope
 from .batch import BatchProgress, BatchRunner
 from .cache import ResponseCache
 from .client import Client, RequestLog, RetryPolicy
@@ -28,8 +28,9 @@ from .prices import PriceTable
 class OfflineBackend:
     """Stands in for a backend where nothing may be sent (``--dry-run``): keys and cache lookups only."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, scope: str) -> None:
         self.name = name
+        self.scope = scope  # as the real backend's, so a dry run finds the same cached replies
 
     def send(self, request: Request) -> Response:
         raise AssertionError("a dry run sends nothing")
@@ -72,12 +73,14 @@ class LLMSession:
         name = str(ref)
         if name not in self._clients:
             if self.options.offline:
-                backend = OfflineBackend(ref.backend)
+                url = endpoint(ref.backend, self._base_url(ref), self.environ)
+                backend = OfflineBackend(ref.backend, cache_scope(ref.backend, url))
             else:
                 backend = self._backends.get(ref.backend)
                 if backend is None:
                     key = api_key(ref.backend, base_url=self._base_url(ref), environ=self.environ)
-                    backend = make_backend(ref, key=key, base_url=self._base_url(ref), timeout=self.options.timeout)
+                    backend = make_backend(ref, key=key, base_url=self._base_url(ref), timeout=self.options.timeout,
+                                           environ=self.environ)
                     self._backends[ref.backend] = backend
             self._clients[name] = Client(backend, cache=self.cache, ledger=self.ledger, budget=self.budget,
                                          retry=self.options.retry, log=self.log)
