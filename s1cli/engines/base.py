@@ -43,6 +43,26 @@ class Sampling:
         return self.temperature == 0
 
 
+def draw(logits: Any, uniforms: Sequence[float], sampling: Sampling) -> list[int]:
+    """One token per row of ``logits`` (n, vocab): from ``softmax(row / temperature)`` within the
+    top-p nucleus, picked by that row's uniform in [0, 1). The one sampling procedure of the hf and
+    vLLM engines, so both draw alike from the same per-sequence streams."""
+    import torch
+
+    probs = torch.softmax(logits.float() / sampling.temperature, dim=-1)
+    order = None
+    if sampling.top_p < 1:
+        probs, order = probs.sort(dim=-1, descending=True)
+        outside = probs.cumsum(-1) - probs > sampling.top_p  # keep the smallest set reaching top_p
+        probs = probs.masked_fill(outside, 0.0)
+    cdf = probs.cumsum(-1)
+    u = torch.tensor(list(uniforms), device=cdf.device, dtype=cdf.dtype) * cdf[:, -1]
+    choice = torch.searchsorted(cdf, u[:, None]).clamp(max=cdf.shape[-1] - 1)
+    if order is not None:
+        choice = order.gather(1, choice)
+    return choice[:, 0].tolist()
+
+
 def stream_seed(seed: int, key: str) -> int:
     """A 63-bit seed for one sequence's random stream, stable across runs and machines."""
     digest = hashlib.sha256(f"{seed}\x00{key}".encode()).digest()

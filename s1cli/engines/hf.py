@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from ..errors import ConfigError
 from ..forcing import Budget, Continuation, Forcer, ForcingTokens, Outcome, multi_round
-from .base import BoundContinuer, Request, Sampling, eos_ids_of, stream_seed
+from .base import BoundContinuer, Request, Sampling, draw, eos_ids_of, stream_seed
 
 DTYPES = ("auto", "float32", "bfloat16", "float16", "float64")
 
@@ -247,19 +247,8 @@ class HFEngine:
         picked = logits[torch.tensor(rows, device=logits.device)] if len(rows) < logits.shape[0] else logits
         if sampling.greedy:
             return dict(zip(rows, picked.argmax(-1).tolist(), strict=True))
-        probs = torch.softmax(picked.float() / sampling.temperature, dim=-1)
-        order = None
-        if sampling.top_p < 1:
-            probs, order = probs.sort(dim=-1, descending=True)
-            outside = probs.cumsum(-1) - probs > sampling.top_p  # keep the smallest set reaching top_p
-            probs = probs.masked_fill(outside, 0.0)
-        cdf = probs.cumsum(-1)
         # One uniform draw per sequence from its own stream: reproducible whatever the batch.
-        u = torch.tensor([rng.random() for rng in rngs], device=cdf.device, dtype=cdf.dtype) * cdf[:, -1]
-        choice = torch.searchsorted(cdf, u[:, None]).clamp(max=cdf.shape[-1] - 1)
-        if order is not None:
-            choice = order.gather(1, choice)
-        return dict(zip(rows, choice[:, 0].tolist(), strict=True))
+        return dict(zip(rows, draw(picked, [rng.random() for rng in rngs], sampling), strict=True))
 
 
 class _Batch:

@@ -219,22 +219,6 @@ class ForcedSequence:
         return self.forcer.out
 
 
-def draw(logits: Any, uniform: float, sampling: Sampling) -> int:
-    """A token from ``softmax(logits / T)`` within the top-p nucleus, picked by ``uniform`` in
-    [0, 1): the hf engine's procedure, so both engines draw alike from the same stream."""
-    import torch
-
-    probs = torch.softmax(logits.float() / sampling.temperature, dim=-1)
-    order = None
-    if sampling.top_p < 1:
-        probs, order = probs.sort(descending=True)
-        probs = probs.masked_fill(probs.cumsum(-1) - probs > sampling.top_p, 0.0)  # the smallest set reaching top_p
-    cdf = probs.cumsum(-1)
-    u = torch.tensor([uniform], dtype=cdf.dtype, device=cdf.device) * cdf[-1]
-    choice = int(torch.searchsorted(cdf, u).clamp(max=cdf.shape[-1] - 1))
-    return int(order[choice]) if order is not None else choice
-
-
 # ----------------------------------------------------------------------------- the engine
 
 

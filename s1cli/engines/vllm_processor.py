@@ -20,7 +20,8 @@ import torch
 from vllm.v1.sample.logits_processor import BatchUpdate, LogitsProcessor
 from vllm.v1.sample.logits_processor.builtin import process_dict_updates
 
-from .vllm import ARGS_KEY, ForcedSequence, draw
+from .base import draw
+from .vllm import ARGS_KEY, ForcedSequence
 
 
 class ForcingLogitsProcessor(LogitsProcessor):
@@ -68,7 +69,7 @@ class ForcingLogitsProcessor(LogitsProcessor):
                 if token == argmax[row]:
                     continue  # vLLM's greedy sampler takes the same argmax: nothing to force
             elif token is None:
-                token = sequence.choose(draw(logits[row], sequence.uniform(), sequence.sampling))
+                token = sequence.choose(draw(logits[row:row + 1], [sequence.uniform()], sequence.sampling)[0])
             rows.append(row)
             tokens.append(token)
         if rows:
