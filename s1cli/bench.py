@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import os
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
@@ -29,10 +28,10 @@ from .answers import check
 from .errors import ConfigError, InputError
 from .evalsets import EvalSet, Subset, select_rows
 from .forcing import Budget
-from .generation import GenerateSpec, Job, generate, plan
+from .generation import GenerateSpec, Job, Shard, generate, plan
 from .metrics import Graded, Point, RunMetrics, control, performance, run_metrics, scaling, vote_of
 from .schema import Renames, Row
-from .table import ResumableWriter, iter_rows, read_rows
+from .table import ResumableWriter, iter_rows, keys_in, read_rows, write_text_atomic
 from .thinking import ThinkingFormat
 
 CONFIG_FILE = "run.json"
@@ -140,11 +139,8 @@ def check_config(outdir: Path, config: dict[str, Any], *, overwrite: bool) -> No
 
 
 def write_config(outdir: Path, config: dict[str, Any]) -> None:
-    outdir.mkdir(parents=True, exist_ok=True)
-    path = outdir / CONFIG_FILE
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    # A temp file of its own: shards of one run may write the (same) config at the same moment.
+    write_text_atomic(outdir / CONFIG_FILE, json.dumps(config, indent=2, sort_keys=True) + "\n")
 
 
 def read_config(outdir: Path) -> dict[str, Any]:
@@ -180,10 +176,22 @@ class Unit:
     spec: GenerateSpec
     jobs: list[Job]
     writer: ResumableWriter
+    outdir: Path
 
 
-def generation_path(outdir: Path, task: str, setting: Setting) -> Path:
-    return outdir / GENERATIONS_DIR / task / f"{setting.slug}.jsonl"
+def generation_path(outdir: Path, task: str, setting: Setting, shard: Shard = Shard()) -> Path:
+    """``generations/TASK/SETTING.jsonl``, or ``SETTING.shard-I-of-N.jsonl`` for ``--shard I/N``: each
+    shard writes its own file, so shards can run at once on a shared disk."""
+    name = setting.slug if shard.count == 1 else f"{setting.slug}.shard-{shard.index}-of-{shard.count}"
+    return outdir / GENERATIONS_DIR / task / f"{name}.jsonl"
+
+
+def generation_files(outdir: Path, task: str, setting: Setting) -> list[Path]:
+    """Every existing file holding generations of one task × setting: the whole run's and its shards'."""
+    folder = outdir / GENERATIONS_DIR / task
+    whole = generation_path(outdir, task, setting)
+    shards = sorted(folder.glob(f"{setting.slug}.shard-*-of-*.jsonl")) if folder.is_dir() else []
+    return [p for p in [whole, *shards] if p.exists()]
 
 
 def spec_for(base: GenerateSpec, setting: Setting) -> GenerateSpec:
@@ -197,15 +205,22 @@ def check_settings(base: GenerateSpec, settings: Iterable[Setting]) -> None:
 
 
 def plan_units(outdir: Path, evalsets: Sequence[EvalSet], settings: Sequence[Setting], base: GenerateSpec, *,
-               overwrite: bool = False) -> list[Unit]:
-    """The generation files and the (question, sample) jobs each still lacks."""
+               overwrite: bool = False, shard: Shard = Shard()) -> list[Unit]:
+    """The generation files and the (question, sample) jobs each still lacks: in ``shard``, and in
+    none of the task × setting's files (a run without --shard picks up what its shards made)."""
     units = []
     for evalset in evalsets:
         for setting in settings:
-            path = generation_path(outdir, evalset.name, setting)
+            path = generation_path(outdir, evalset.name, setting, shard)
+            others = [p for p in generation_files(outdir, evalset.name, setting) if p != path]
+            if overwrite and shard.count == 1:
+                for stale in others:  # starting afresh: earlier shards' rows are stale too
+                    stale.unlink()
+                others = []
             writer = ResumableWriter(path, resume=not overwrite)
+            done = set(writer.done).union(*(keys_in(p) for p in others))
             spec = spec_for(base, setting)
-            units.append(Unit(evalset, setting, path, spec, plan(evalset.rows, spec, done=writer.done), writer))
+            units.append(Unit(evalset, setting, path, spec, plan(evalset.rows, spec, shard, done=done), writer, outdir))
     return units
 
 
@@ -227,11 +242,11 @@ def generated_samples(units: Sequence[Unit], n: int, label: str) -> list[Row]:
     rows: list[Row] = []
     for unit in units:
         found: dict[tuple[str, int], Row] = {}
-        if unit.path.exists():
-            for row in iter_rows(unit.path, allow_empty=True):
+        for path in generation_files(unit.outdir, unit.evalset.name, unit.setting):
+            for row in iter_rows(path, allow_empty=True):
                 sample = row.get("sample") or 0
                 if sample < n:
-                    found[(row["id"], sample)] = row
+                    found.setdefault((row["id"], sample), row)
         for question in unit.evalset.rows:
             for sample in range(n):
                 row = found.get((question["id"], sample))

@@ -514,7 +514,8 @@ def _repair_tail(path: Path) -> None:
             fh.truncate(start)
 
 
-def _keys_in(path: Path) -> set[tuple]:
+def keys_in(path: Path) -> set[tuple]:
+    """The resume keys (id, sample, budget) of the rows already in ``path`` (none if it is absent or empty)."""
     if not path.exists() or path.stat().st_size == 0:
         return set()
     return {row_key(row) for row in iter_rows(path, unique=False, allow_empty=True)}
@@ -549,7 +550,7 @@ class ResumableWriter:
         if resume:
             if target.exists():
                 _repair_tail(target)
-            self.done = _keys_in(path) | (_keys_in(target) if target != path else set())
+            self.done = keys_in(path) | (keys_in(target) if target != path else set())
             self.resumed = len(self.done)
 
     def __enter__(self) -> ResumableWriter:

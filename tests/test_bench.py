@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from s1cli import bench as lib
+from s1cli.bundled import load_table
 from s1cli.evalsets import load_gpqa
 from s1cli.table import read_rows, write_table
 
@@ -118,6 +119,41 @@ def test_two_budgets_on_five_math500_questions_then_a_rerun_recomputes_nothing(t
     changed = run_s1(*args, "--temperature", "0.7")
     assert changed.exit_code == 2
     assert "holds a run made with other options (temperature: 0.0 there, 0.7 now)" in changed.stderr
+
+
+def test_shards_generate_apart_then_one_run_grades_them_as_a_whole_run_would(tmp_path, tiny_model):
+    common = ["--model", f"hf:{tiny_model}", "--tasks", "math500", "--limit", "6", "--budgets", "8,16",
+              "--max-answer-tokens", "8", "--label", "tiny", "--bootstrap", "0"]
+    sharded = tmp_path / "sharded"
+    for index in range(3):
+        part = run_s1("bench", sharded, *common, "--shard", f"{index}/3")
+        assert part.exit_code == 0, part.stderr
+        assert f"shard {index}/3 done" in part.stderr
+    assert not (sharded / "samples.parquet").exists()  # a shard alone neither grades nor reports
+    folder = sharded / "generations" / "math500"
+    assert not (folder / "budget-8.jsonl").exists() and not (folder / "budget-16.jsonl").exists()
+    ids = [r["id"] for path in folder.glob("budget-8.shard-*-of-3.jsonl") for r in read_rows(path, unique=False)]
+    assert sorted(ids) == sorted(r["id"] for r in load_table("math500")[:6])  # each question in one shard
+
+    lost = folder / "budget-16.shard-1-of-3.jsonl"  # a shard that never finished
+    missing = len(read_rows(lost, unique=False))
+    lost.unlink()
+    merged = run_s1("bench", sharded, *common)
+    assert merged.exit_code == 0, merged.stderr
+    assert f"generating {missing} samples ({12 - missing} already done)" in merged.stderr  # only the lost ones
+    assert "graded 12 samples" in merged.stderr
+    whole = tmp_path / "whole"
+    assert run_s1("bench", whole, *common).exit_code == 0
+    key = lambda r: (r["budget"], r["id"])  # noqa: E731
+    ours = sorted(read_rows(sharded / "samples.parquet", unique=False), key=key)
+    theirs = sorted(read_rows(whole / "samples.parquet", unique=False), key=key)
+    drop = ("seconds",)
+    assert [{k: v for k, v in r.items() if k not in drop} for r in ours] == \
+           [{k: v for k, v in r.items() if k not in drop} for r in theirs]
+    assert csv_rows(sharded / "summary.csv") == csv_rows(whole / "summary.csv")
+
+    graded_only = run_s1("bench", tmp_path / "p", "--predictions", whole / "samples.parquet", "--shard", "0/2")
+    assert graded_only.exit_code == 2 and "--shard splits generation: it needs --model" in graded_only.stderr
 
 
 def test_a_crashed_sweep_resumes_where_it_stopped(tmp_path, tiny_model):

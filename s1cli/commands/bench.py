@@ -17,7 +17,7 @@ from ..engines.base import Sampling
 from ..errors import ConfigError, InputError
 from ..evalsets import Subset, load_tasks, parse_tasks
 from ..forcing import Budget
-from ..generation import GenerateSpec
+from ..generation import GenerateSpec, Shard
 from ..plots import write_scaling_plot
 from ..report import budget_label, markdown, pct, scaling_cell, tokens, write_summaries
 from ..schema import Renames
@@ -37,6 +37,8 @@ EXAMPLES = """Examples:
   s1 bench runs/graded --predictions gens.parquet
 
   s1 bench runs/cmp --compare runs/s1.1 --compare runs/qwen
+
+  s1 bench runs/big --model vllm:simplescaling/s1.1-32B --tasks math500 --budgets 1024,4096 --shard 0/4
 """
 
 # Worker processes take ~3 s to start (math-verify imports sympy), and on two cores they only
@@ -95,6 +97,9 @@ def bench_command(
     workers: int = typer.Option(None, "--workers", min=1,
                                 help="Processes grading answers [default: 1; one per CPU, up to 8, from "
                                      f"{AUTO_WORKERS_FROM:,} samples to grade on {AUTO_WORKERS_MIN_CPUS}+ CPUs]."),
+    shard: str = typer.Option(None, "--shard", metavar="I/N",
+                              help="--model: generate only shard I of N (by hash of id) and stop; run again "
+                                   "without --shard, once every shard is done, to grade and report."),
     map_: list[str] = options.MAP,
     overwrite: bool = options.OVERWRITE,
 ) -> None:
@@ -110,6 +115,9 @@ def bench_command(
     """
     if model and predictions:
         raise ConfigError("--model and --predictions are two ways to get generations; give one")
+    part = Shard.parse(shard)
+    if part.count > 1 and not model:
+        raise ConfigError("--shard splits generation: it needs --model")
     if n is not None and n < 1:
         raise ConfigError(f"--n must be at least 1, got {n}")
     subsets = [Subset.parse(s) for s in subset or ()]
@@ -125,7 +133,11 @@ def bench_command(
                                 system=system, batch_size=batch_size, driver=driver,
                                 engine_options={"dtype": dtype, "device": device, "base_url": base_url,
                                                 "tokenizer": tokenizer},
-                                overwrite=overwrite)
+                                overwrite=overwrite, shard=part)
+        if part.count > 1:
+            info(ctx, f"shard {part.index}/{part.count} done; once every shard is, run the same command without "
+                      "--shard to grade and report (it generates nothing the shards made)")
+            return
     elif predictions:
         fmt = get_format(format_, start=think_start, end=think_end) if split else None
         evalsets = load_tasks(parse_tasks(tasks), subsets=subsets, limit=limit, renames=renames) if tasks else None
@@ -163,7 +175,7 @@ def bench_command(
 def _generate(ctx: typer.Context, outdir: Path, *, model: str, tasks: str | None, budgets: str, num_waits: str,
               n: int, limit: int | None, subsets: list[Subset], label: str | None, renames: Renames,
               fmt_args: tuple, budget: Budget, sampling: Sampling, system: str | None, batch_size: int,
-              driver: str, engine_options: dict, overwrite: bool) -> tuple[list[dict], dict]:
+              driver: str, engine_options: dict, overwrite: bool, shard: Shard) -> tuple[list[dict] | None, dict]:
     parse_model_ref(model)
     if not tasks:
         raise ConfigError("--model needs --tasks, e.g. --tasks aime24,math500")
@@ -179,15 +191,19 @@ def _generate(ctx: typer.Context, outdir: Path, *, model: str, tasks: str | None
     if n > 1 and sampling.greedy:
         info(ctx, f"note: --n {n} with --temperature 0: greedy samples are identical; "
                   "set --temperature for parallel sampling")
-    units = lib.plan_units(outdir, evalsets, settings_, base, overwrite=overwrite)
+    units = lib.plan_units(outdir, evalsets, settings_, base, overwrite=overwrite, shard=shard)
     todo = sum(len(u.jobs) for u in units)
     for evalset in evalsets:
         note = f" of {evalset.total:,}" if len(evalset.rows) != evalset.total else ""
-        info(ctx, f"{evalset.name}: {len(evalset.rows):,}{note} questions × {len(settings_)} settings × {n} samples")
+        held = ""
+        if shard.count > 1:
+            held = f" (shard {shard.index}/{shard.count}: {sum(shard.holds(r['id']) for r in evalset.rows):,})"
+        info(ctx, f"{evalset.name}: {len(evalset.rows):,}{note} questions{held} × {len(settings_)} settings × "
+                  f"{n} samples")
     if todo == 0:
         info(ctx, f"nothing to generate: every sample is already in {outdir / lib.GENERATIONS_DIR}")
     else:
-        done = sum(len(u.evalset.rows) * n for u in units) - todo
+        done = sum(sum(shard.holds(r["id"]) for r in u.evalset.rows) * n for u in units) - todo
         info(ctx, f"generating {todo:,} samples" + (f" ({done:,} already done)" if done else ""))
         engine = load_engine(model, **engine_options)
         lib.write_config(outdir, config)
@@ -205,6 +221,8 @@ def _generate(ctx: typer.Context, outdir: Path, *, model: str, tasks: str | None
         elapsed = time.perf_counter() - began
         info(ctx, f"generated {todo:,} samples: {produced:,} tokens in {elapsed:.1f} s "
                   f"({produced / max(elapsed, 1e-9):,.0f} tok/s)")
+    if shard.count > 1:
+        return None, config
     return lib.generated_samples(units, n, run_label), config
 
 
