@@ -216,16 +216,26 @@ def cached_ask(label: str, client: Client, runner: BatchRunner) -> Ask:
 
 def run_batched(rows: Iterable[Row], grader: Grader, runners: dict[str, BatchRunner], write: Callable[[Row], None],
                 *, advance: Callable[[int], None] = lambda n: None, max_rounds: int = 8) -> RunStats:
-    """Grade rows in rounds: every reply missing from the cache goes into one batch per judge; rows are
-    written as soon as all their replies are in (a retry of an unclear verdict takes one more round)."""
-    stats = RunStats()
+    """Grade rows in rounds of Message Batches, one batch per judge a round (``run_in_rounds``); a retry
+    of an unclear verdict takes one more round."""
+    return run_in_rounds(rows, grader.llm_part, lambda row, llm: write(grader.finish(row, llm)), runners.__getitem__,
+                         RunStats(), advance=advance, max_rounds=max_rounds)
+
+
+def run_in_rounds(rows: Iterable[Row], work: Callable[[Row], Any], finish: Callable[[Row, Any], None],
+                  runner_for: Callable[[str], BatchRunner], stats: RunStats, *, advance: Callable[[int], None],
+                  max_rounds: int = 8) -> RunStats:
+    """Batch mode's ``run_in_order``: each round runs ``work`` on the rows still waiting; a row whose
+    replies are all cached is finished (in input order), one with replies missing raises Pending
+    and waits, and every missing reply goes into one Message Batch per label (``runner_for(label)``) before the
+    next round. A spent budget stops after the round; rows still waiting then are counted failed."""
     remaining = list(rows)
     for _ in range(max_rounds + 1):
         waiting: dict[str, dict[str, Request]] = defaultdict(dict)
         still = []
         for row in remaining:
             try:
-                llm = grader.llm_part(row)
+                result = work(row)
             except Pending as exc:
                 for label, key, request in exc.items:
                     waiting[label][key] = request
@@ -235,7 +245,7 @@ def run_batched(rows: Iterable[Row], grader: Grader, runners: dict[str, BatchRun
                 stats.fail(exc)
                 advance(1)
                 continue
-            write(grader.finish(row, llm))
+            finish(row, result)
             stats.graded += 1
             advance(1)
         remaining = still
@@ -243,7 +253,7 @@ def run_batched(rows: Iterable[Row], grader: Grader, runners: dict[str, BatchRun
             break
         for label, requests in waiting.items():
             try:
-                runners[label].run(requests)
+                runner_for(label).run(requests)
             except BudgetExceeded as exc:
                 stats.stopped = str(exc)
     for _ in remaining:

@@ -18,12 +18,12 @@ from typing import Any
 
 from .engines.base import Sampling
 from .forcing import Continuation, StopMatcher
-from .grading import CallEstimate, Pending, RunStats, run_in_order
+from .grading import CallEstimate, RunStats, run_in_order, run_in_rounds
 from .llm import ModelRef
-from .llm.accounting import BudgetExceeded, estimate_input_tokens
+from .llm.accounting import estimate_input_tokens
 from .llm.base import Request, Response
 from .llm.batch import BatchRunner
-from .llm.client import Client, RequestFailed
+from .llm.client import Client
 from .msc import LabelSet, parse_reply
 from .prompts import Prompt, load_prompt
 from .schema import Row
@@ -179,39 +179,10 @@ def run_direct(rows: Iterable[Row], classify: Classify, write: Callable[[MSCResu
 
 def run_batched(rows: Iterable[Row], classify: Classify, runner: BatchRunner, write: Callable[[MSCResult, Row], None],
                 *, advance: Callable[[int], None] = lambda n: None, max_rounds: int = 8) -> RunStats:
-    """Classify rows in rounds of Message Batches: every reply missing from the cache goes into one batch;
-    a row is written as soon as its replies are in (a retry of an invalid answer takes one more round)."""
-    stats = RunStats()
-    remaining = list(rows)
-    for _ in range(max_rounds + 1):
-        waiting: dict[str, Request] = {}
-        still = []
-        for row in remaining:
-            try:
-                result = classify(row)
-            except Pending as exc:
-                for _label, key, request in exc.items:
-                    waiting[key] = request
-                still.append(row)
-                continue
-            except RequestFailed as exc:
-                stats.fail(exc)
-                advance(1)
-                continue
-            write(result, row)
-            stats.graded += 1
-            advance(1)
-        remaining = still
-        if not remaining or stats.stopped:
-            break
-        try:
-            runner.run(waiting)
-        except BudgetExceeded as exc:
-            stats.stopped = str(exc)
-    for _ in remaining:
-        if not stats.stopped:
-            stats.fail(RequestFailed("no reply after the batch rounds"))
-    return stats
+    """Classify rows in rounds of Message Batches (``run_in_rounds``); a retry of an invalid answer
+    takes one more round. Every request goes to the one ``runner``."""
+    return run_in_rounds(rows, classify, lambda row, result: write(result, row), lambda label: runner, RunStats(),
+                         advance=advance, max_rounds=max_rounds)
 
 
 def run_local(rows: Sequence[Row], classifier: LocalClassifier, question_column: str,
