@@ -97,6 +97,17 @@ def test_packed_and_unpacked_training_give_the_same_losses(tmp_path, rows_file, 
     assert packed[0]["loss"] == pytest.approx(reference_loss(tiny_model, prepared.examples, average), abs=1e-5)
 
 
+def test_gradient_checkpointing_recomputes_the_same_step(tmp_path, rows_file, tiny_model, recwarn):
+    common = ("--batch-size", "4", "--max-steps", "3", "--lr", "1e-2", "--warmup-ratio", "0")
+    sft(rows_file, tmp_path / "kept", tiny_model, *common)
+    recomputed = sft(rows_file, tmp_path / "recomputed", tiny_model, *common, "--gradient-checkpointing")
+    for a, b in zip(metrics(tmp_path / "kept"), metrics(tmp_path / "recomputed"), strict=True):
+        assert a["loss"] == pytest.approx(b["loss"], abs=1e-5)
+        assert a["grad_norm"] == pytest.approx(b["grad_norm"], rel=1e-4)
+    assert "Warning" not in recomputed.stderr
+    assert not [w for w in recwarn if "checkpointing" in str(w.message)]  # no deprecated-name FutureWarning
+
+
 def test_compiled_layers_train_like_eager_ones(tmp_path, rows_file, tiny_model):
     """--compile (torch.compile of each decoder layer) changes how a step is computed, not what."""
     common = ("--batch-size", "4", "--max-steps", "3", "--lr", "1e-2", "--warmup-ratio", "0")

@@ -147,7 +147,11 @@ def train(config: SFTConfig, examples: Sequence[Example], tokenizer: Any, out_di
     model = AutoModelForCausalLM.from_pretrained(config.model, dtype=torch.float32, attn_implementation=attention)
     model.config.use_cache = False
     if config.gradient_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        kwargs = {"use_reentrant": False}
+        if hasattr(model, "activation_checkpointing_enable"):  # transformers >= 5.2x; the old name warns
+            model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+        else:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
     if config.liger:
         from liger_kernel.transformers import _apply_liger_kernel_to_instance
 
