@@ -17,6 +17,7 @@ from statistics import median
 from ..errors import InputError
 from .config import SFTConfig
 from .data import Example, Prepared, Renderer, Schedule, plan_step
+from .loss import CHUNK_ROWS
 
 GIB = 1024**3
 
@@ -70,9 +71,9 @@ def estimate_memory(shape: ModelShape, *, pass_tokens: int, pass_targets: int, b
     bf16 copy of the weights under autocast), divided over ``shards`` processes with FSDP / ZeRO-3.
     Activations of the largest forward pass, per token and layer about (8h + 3i) elements for a
     SwiGLU decoder (2 bytes each in bf16); with gradient checkpointing only each layer's input (h)
-    plus one layer's full set. Logits where a target is: the model's output, the fp32 gradient that
-    ``loss.py`` computes in the forward pass and its scaled copy in backward (none with liger's fused
-    cross-entropy)."""
+    plus one layer's full set. Logits where a target is: the model's output and the gradient that
+    ``loss.py`` computes in the forward pass, both in the compute dtype, plus its fp32 working set of
+    ``CHUNK_ROWS`` rows (none of it with liger's fused cross-entropy)."""
     element = 2 if bf16 else 4
     states = shape.parameters * (16 + (2 if bf16 else 0)) / max(shards, 1)
     per_layer = (8 * shape.hidden_size + 3 * shape.intermediate_size) * element * pass_tokens
@@ -80,7 +81,7 @@ def estimate_memory(shape: ModelShape, *, pass_tokens: int, pass_targets: int, b
         activations = shape.layers * shape.hidden_size * element * pass_tokens + per_layer
     else:
         activations = shape.layers * per_layer
-    logits = 0.0 if liger else pass_targets * shape.vocab_size * (element + 12)
+    logits = 0.0 if liger else (2 * element * pass_targets + 8 * min(pass_targets, CHUNK_ROWS)) * shape.vocab_size
     return Memory(states=states, activations=activations, logits=logits)
 
 
