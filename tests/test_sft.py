@@ -121,6 +121,16 @@ def test_compiled_layers_train_like_eager_ones(tmp_path, rows_file, tiny_model):
     assert json.loads((tmp_path / "compiled" / "s1_sft.json").read_text())["config"]["compile"] is True
 
 
+def test_compile_without_a_cpp_compiler_is_one_line_exit_2(tmp_path, rows_file, tiny_model):
+    env = {**quiet_env(), "CXX": str(tmp_path / "no-such-g++"), "TORCHINDUCTOR_CACHE_DIR": str(tmp_path / "cache")}
+    result = subprocess.run([sys.executable, "-m", "s1cli.cli", "-q", "sft", str(rows_file), str(tmp_path / "out"),
+                             "--model", f"hf:{tiny_model}", "--block-size", "1024", "--max-steps", "1", "--compile"],
+                            capture_output=True, text=True, env=env)
+    assert result.returncode == 2, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: --compile: torch.compile failed (") and line.endswith("run without --compile")
+
+
 def test_no_shuffle_trains_on_the_rows_in_table_order(tmp_path, rows_file, tiny_model):
     """--no-shuffle: step 1 takes the table's first rows; by default it takes the seeded permutation's."""
     tokenizer = AutoTokenizer.from_pretrained(tiny_model)

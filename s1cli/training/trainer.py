@@ -111,6 +111,20 @@ def compile_layers(model: Any) -> int:
     return len(blocks) or 1
 
 
+@contextlib.contextmanager
+def compile_errors(active: bool) -> Any:
+    """With --compile, torch.compile's failures (no C++ compiler, no Triton, an unsupported model)
+    surface at the first forward or backward: make them one line that says how to go on."""
+    try:
+        yield
+    except Exception as exc:
+        if active and type(exc).__module__.startswith(("torch._dynamo", "torch._inductor")):
+            lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+            reason = lines[0] if lines else type(exc).__name__
+            raise ConfigError(f"--compile: torch.compile failed ({reason}); run without --compile") from None
+        raise
+
+
 def data_fingerprint(examples: Sequence[Example]) -> str:
     digest = hashlib.sha256()
     for ex in examples:
@@ -231,7 +245,7 @@ def train(config: SFTConfig, examples: Sequence[Example], tokenizer: Any, out_di
                 batch = batch.to(accelerator.device)
                 last = k == len(passes) - 1
                 accelerator.sync_gradients = last  # DeepSpeed steps and the optimizer wrapper acts on the last pass
-                with contextlib.nullcontext() if last else accelerator.no_sync(model):
+                with contextlib.nullcontext() if last else accelerator.no_sync(model), compile_errors(config.compile):
                     loss = forward_loss(batch) * scale
                     accelerator.backward(loss)
                 step_loss += loss.detach()
