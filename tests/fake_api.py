@@ -245,9 +245,9 @@ class FakeAPI:
                     system = "".join(m["content"] for m in body["messages"] if m.get("role") == "system")
                     key = digest({"model": body["model"], "system": system or None,
                                   "messages": [m for m in body["messages"] if m.get("role") != "system"]})
-                self._send(200, reply)
-                with api._lock:
+                with api._lock:  # counted before the reply goes out: the client may check as soon as it has it
                     api.answered[key] += 1
+                self._send(200, reply)
 
             def _create_batch(self, body: dict[str, Any]) -> None:
                 with api._lock:
