@@ -164,6 +164,21 @@ def run_direct(rows: Iterable[Row], grader: Grader, write: Callable[[Row], None]
                         concurrency=concurrency, advance=advance, name="s1-grade")
 
 
+def settle(row: Row, result: Callable[[], Any], finish: Callable[[Row, Any], None], stats: RunStats,
+           advance: Callable[[int], None]) -> None:
+    """Finish ``row`` with ``result()``, or count its failed call (a rerun retries it): either way the
+    row is done. Pending and BudgetExceeded pass through to the run loop."""
+    try:
+        value = result()
+    except RequestFailed as exc:
+        stats.fail(exc)
+        advance(1)
+        return
+    finish(row, value)
+    stats.graded += 1
+    advance(1)
+
+
 def run_in_order(rows: Iterable[Row], work: Callable[[Row], Any], finish: Callable[[Row, Any], None],
                  stats: RunStats, *, concurrency: int, advance: Callable[[int], None], name: str) -> RunStats:
     """Run ``work`` on rows ``concurrency`` at a time and ``finish`` each in input order. A row
@@ -183,17 +198,9 @@ def run_in_order(rows: Iterable[Row], work: Callable[[Row], Any], finish: Callab
                 break
             row, future = window.popleft()
             try:
-                result = future.result()
+                settle(row, future.result, finish, stats, advance)
             except BudgetExceeded as exc:
                 stats.stopped = stats.stopped or str(exc)
-                continue
-            except RequestFailed as exc:
-                stats.fail(exc)
-                advance(1)
-                continue
-            finish(row, result)
-            stats.graded += 1
-            advance(1)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     return stats
@@ -235,19 +242,11 @@ def run_in_rounds(rows: Iterable[Row], work: Callable[[Row], Any], finish: Calla
         still = []
         for row in remaining:
             try:
-                result = work(row)
+                settle(row, lambda row=row: work(row), finish, stats, advance)
             except Pending as exc:
                 for label, key, request in exc.items:
                     waiting[label][key] = request
                 still.append(row)
-                continue
-            except RequestFailed as exc:
-                stats.fail(exc)
-                advance(1)
-                continue
-            finish(row, result)
-            stats.graded += 1
-            advance(1)
         remaining = still
         if not remaining or stats.stopped:
             break
@@ -323,6 +322,22 @@ class CallEstimate:
     cost_low: float | None = 0.0  # input only
     cost_high: float | None = 0.0  # every reply at --max-tokens
 
+    def add(self, request: Request, client: Client, ref: ModelRef, *, batch: bool) -> None:
+        """Count one request a run would make: a cache hit, or a call with its input tokens and cost
+        bounds (a cost unknown for one call makes the total unknown)."""
+        if client.cache is not None and client.key(request) in client.cache:
+            self.cached += 1
+            return
+        self.calls += 1
+        tokens = estimate_input_tokens(request)
+        self.input_tokens += tokens
+        self.output_tokens_max += request.max_tokens
+        prices = client.ledger.prices
+        low = prices.cost(ref.backend, ref.model, tokens, 0, batch=batch)
+        high = prices.cost(ref.backend, ref.model, tokens, request.max_tokens, batch=batch)
+        self.cost_low = None if low is None or self.cost_low is None else self.cost_low + low
+        self.cost_high = None if high is None or self.cost_high is None else self.cost_high + high
+
 
 def estimate(rows: Iterable[Row], grader: Grader, clients: dict[str, Client], *, batch: bool) -> list[CallEstimate]:
     """What grading ``rows`` would send, and cost, without sending anything."""
@@ -333,18 +348,6 @@ def estimate(rows: Iterable[Row], grader: Grader, clients: dict[str, Client], *,
         if not attempt.strip():
             continue
         for judge in plan.llm_judges:
-            client, entry = clients[judge.label], estimates[judge.label]
-            request = judge.request(question, attempt, reference)
-            if client.cache is not None and client.key(request) in client.cache:
-                entry.cached += 1
-                continue
-            entry.calls += 1
-            tokens = estimate_input_tokens(request)
-            entry.input_tokens += tokens
-            entry.output_tokens_max += request.max_tokens
-            prices = client.ledger.prices
-            low = prices.cost(judge.ref.backend, judge.ref.model, tokens, 0, batch=batch)
-            high = prices.cost(judge.ref.backend, judge.ref.model, tokens, request.max_tokens, batch=batch)
-            entry.cost_low = None if low is None or entry.cost_low is None else entry.cost_low + low
-            entry.cost_high = None if high is None or entry.cost_high is None else entry.cost_high + high
+            estimates[judge.label].add(judge.request(question, attempt, reference), clients[judge.label], judge.ref,
+                                       batch=batch)
     return list(estimates.values())

@@ -11,7 +11,6 @@ row is left out for a rerun, exactly as ``grade`` does.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +19,6 @@ from .engines.base import Sampling
 from .forcing import Continuation, StopMatcher
 from .grading import CallEstimate, RunStats, run_in_order, run_in_rounds
 from .llm import ModelRef
-from .llm.accounting import estimate_input_tokens
 from .llm.base import Request, Response
 from .llm.batch import BatchRunner
 from .llm.client import Client
@@ -203,22 +201,7 @@ def run_local(rows: Sequence[Row], classifier: LocalClassifier, question_column:
 def estimate(questions: Iterable[str], classifier: LLMClassifier, client: Client, *, batch: bool) -> CallEstimate:
     """What classifying ``questions`` would send and cost (first tries; an invalid answer adds a follow-up)."""
     entry = CallEstimate("msc", str(classifier.ref))
-    prices = client.ledger.prices
-    costs: dict[str, list[float | None]] = defaultdict(list)
     for question in questions:
-        if not question.strip():
-            continue
-        request = classifier.request(question)
-        if client.cache is not None and client.key(request) in client.cache:
-            entry.cached += 1
-            continue
-        entry.calls += 1
-        tokens = estimate_input_tokens(request)
-        entry.input_tokens += tokens
-        entry.output_tokens_max += request.max_tokens
-        ref = classifier.ref
-        costs["low"].append(prices.cost(ref.backend, ref.model, tokens, 0, batch=batch))
-        costs["high"].append(prices.cost(ref.backend, ref.model, tokens, request.max_tokens, batch=batch))
-    entry.cost_low = None if None in costs["low"] else sum(c for c in costs["low"] if c is not None)
-    entry.cost_high = None if None in costs["high"] else sum(c for c in costs["high"] if c is not None)
+        if question.strip():
+            entry.add(classifier.request(question), client, classifier.ref, batch=batch)
     return entry
