@@ -46,6 +46,13 @@ def training_rows() -> list[dict]:
              "response": f"\\boxed{{{a + b}}}"} for i, (a, b) in enumerate(QUESTIONS)]
 
 
+def training_examples(tokenizer):
+    """The training rows as `s1 sft --block-size 1024` prepares them (s1 format)."""
+    _, prepared = build_examples(training_rows(), tokenizer, FORMATS["s1"], block_size=1024, long_rows="truncate",
+                                 source="train.jsonl")
+    return prepared.examples
+
+
 @pytest.fixture
 def rows_file(tmp_path) -> Path:
     path = tmp_path / "train.jsonl"
@@ -92,9 +99,8 @@ def test_packed_and_unpacked_training_give_the_same_losses(tmp_path, rows_file, 
         assert a["grad_norm"] == pytest.approx(b["grad_norm"], abs=1e-5)
     assert packed[2]["loss"] < packed[0]["loss"] - 0.1  # the steps in between really trained
     tokenizer = AutoTokenizer.from_pretrained(tiny_model)
-    _, prepared = build_examples(training_rows(), tokenizer, FORMATS["s1"], block_size=1024, long_rows="truncate",
-                                 source="t")
-    assert packed[0]["loss"] == pytest.approx(reference_loss(tiny_model, prepared.examples, average), abs=1e-5)
+    examples = training_examples(tokenizer)
+    assert packed[0]["loss"] == pytest.approx(reference_loss(tiny_model, examples, average), abs=1e-5)
 
 
 def test_gradient_checkpointing_recomputes_the_same_step(tmp_path, rows_file, tiny_model, recwarn):
@@ -134,12 +140,11 @@ def test_compile_without_a_cpp_compiler_is_one_line_exit_2(tmp_path, rows_file, 
 def test_no_shuffle_trains_on_the_rows_in_table_order(tmp_path, rows_file, tiny_model):
     """--no-shuffle: step 1 takes the table's first rows; by default it takes the seeded permutation's."""
     tokenizer = AutoTokenizer.from_pretrained(tiny_model)
-    _, prepared = build_examples(training_rows(), tokenizer, FORMATS["s1"], block_size=1024, long_rows="truncate",
-                                 source="t")
+    examples = training_examples(tokenizer)
     common = ("--batch-size", "2", "--max-steps", "1", "--loss-average", "token")
     sft(rows_file, tmp_path / "ordered", tiny_model, *common, "--no-shuffle")
     sft(rows_file, tmp_path / "shuffled", tiny_model, *common)
-    first_two = reference_loss(tiny_model, prepared.examples[:2], "token")
+    first_two = reference_loss(tiny_model, examples[:2], "token")
     assert metrics(tmp_path / "ordered")[0]["loss"] == pytest.approx(first_two, abs=1e-5)
     assert metrics(tmp_path / "shuffled")[0]["loss"] != pytest.approx(first_two, abs=1e-5)
     record = json.loads((tmp_path / "ordered" / "s1_sft.json").read_text())
@@ -188,11 +193,10 @@ def test_interrupt_then_resume_gives_the_same_losses_as_an_uninterrupted_run(tmp
 
     out = tmp_path / "stopped"
     tokenizer = AutoTokenizer.from_pretrained(tiny_model)
-    _, prepared = build_examples(training_rows(), tokenizer, FORMATS["s1"], block_size=1024, long_rows="truncate",
-                                 source=str(rows_file))
+    examples = training_examples(tokenizer)
     config = SFTConfig.build(model=str(tiny_model), batch_size=4, max_steps=10, lr=5e-3, block_size=1024)
     with pytest.raises(KeyboardInterrupt):
-        train(config, prepared.examples, tokenizer, out, reporter=StopAfter(4))
+        train(config, examples, tokenizer, out, reporter=StopAfter(4))
     assert [p.name for p in (out / CHECKPOINTS).iterdir()] == ["step-000004"]
     assert not (out / "model.safetensors").exists()
 
@@ -217,11 +221,10 @@ def test_interrupt_then_resume_gives_the_same_losses_as_an_uninterrupted_run(tmp
 def test_resume_refuses_a_checkpoint_from_other_settings(tmp_path, rows_file, tiny_model):
     out = tmp_path / "run"
     tokenizer = AutoTokenizer.from_pretrained(tiny_model)
-    _, prepared = build_examples(training_rows(), tokenizer, FORMATS["s1"], block_size=1024, long_rows="truncate",
-                                 source=str(rows_file))
+    examples = training_examples(tokenizer)
     config = SFTConfig.build(model=str(tiny_model), batch_size=4, max_steps=6, lr=5e-3, block_size=1024)
     with pytest.raises(KeyboardInterrupt):
-        train(config, prepared.examples, tokenizer, out, reporter=StopAfter(2))
+        train(config, examples, tokenizer, out, reporter=StopAfter(2))
     result = run_s1("sft", rows_file, out, "--model", f"hf:{tiny_model}", "--block-size", "1024", "--batch-size", "4",
                     "--max-steps", "6", "--lr", "1e-3", "--resume")
     assert result.exit_code == 2
