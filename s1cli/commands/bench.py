@@ -193,17 +193,16 @@ def _generate(ctx: typer.Context, outdir: Path, *, model: str, tasks: str | None
                   "set --temperature for parallel sampling")
     units = lib.plan_units(outdir, evalsets, settings_, base, overwrite=overwrite, shard=shard)
     todo = sum(len(u.jobs) for u in units)
+    held = {e.name: sum(shard.holds(r["id"]) for r in e.rows) for e in evalsets}  # questions in this shard
     for evalset in evalsets:
         note = f" of {evalset.total:,}" if len(evalset.rows) != evalset.total else ""
-        held = ""
-        if shard.count > 1:
-            held = f" (shard {shard.index}/{shard.count}: {sum(shard.holds(r['id']) for r in evalset.rows):,})"
-        info(ctx, f"{evalset.name}: {len(evalset.rows):,}{note} questions{held} × {len(settings_)} settings × "
+        in_shard = f" (shard {shard.index}/{shard.count}: {held[evalset.name]:,})" if shard.count > 1 else ""
+        info(ctx, f"{evalset.name}: {len(evalset.rows):,}{note} questions{in_shard} × {len(settings_)} settings × "
                   f"{n} samples")
     if todo == 0:
         info(ctx, f"nothing to generate: every sample is already in {outdir / lib.GENERATIONS_DIR}")
     else:
-        done = sum(sum(shard.holds(r["id"]) for r in u.evalset.rows) * n for u in units) - todo
+        done = sum(held[u.evalset.name] * n for u in units) - todo
         info(ctx, f"generating {todo:,} samples" + (f" ({done:,} already done)" if done else ""))
         engine = load_engine(model, **engine_options)
         lib.write_config(outdir, config)
