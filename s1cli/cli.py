@@ -18,7 +18,7 @@ from .errors import S1Error
 from .ui import Settings, error_line
 
 # One module per subcommand, each exposing register(app); a command is listed once it works.
-COMMAND_MODULES = ("tiny", "convert", "data", "schema", "collect", "grade", "classify_msc", "select", "sft",
+COMMAND_MODULES = ("tiny", "convert", "join", "data", "schema", "collect", "grade", "classify_msc", "select", "sft",
                    "generate", "bench")
 
 

@@ -1,0 +1,157 @@
+"""A toy reasoning world: seeded question families whose number of reasoning steps varies by
+question, with step-by-step thinking traces, so a tiny model can learn to think on a CPU in
+minutes and accuracy can rise with the thinking budget.
+
+Every family keeps a running state and writes one line of thinking per step, so a question with
+k steps needs about k lines of thinking; cut the thinking short and the model has to guess.
+Some traces make a deliberate slip, write "Wait", and correct it, so that extending thinking with
+"Wait" (budget forcing's extension) is something the model has seen.
+
+The rows follow the table contract: ``id``, ``question``, ``answer``, ``thinking``, ``response``,
+``source``, ``domain`` and ``metadata`` (``task``, ``steps``, ``slip``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+from .errors import ConfigError
+from .schema import Row
+
+WAIT = "Wait"
+LETTERS = "abcd"
+
+
+@dataclass(frozen=True)
+class Problem:
+    question: str
+    answer: int
+    states: list[int]  # the running state after each step
+    steps: list[str]  # "3+5" for each step: what is applied to the state
+    line: Callable[[str, int], str]  # the thinking line of a step with a given result
+
+
+def sum_problem(rng: random.Random, steps: int) -> Problem:
+    numbers = [rng.randint(0, 9) for _ in range(steps + 1)]
+    states, moves, total = [], [], numbers[0]
+    for n in numbers[1:]:
+        moves.append(f"{total}+{n}")
+        total += n
+        states.append(total)
+    question = f"What is {' + '.join(map(str, numbers))}?"
+    return Problem(question, total, states, moves, lambda move, value: f"{move}={value}")
+
+
+def count_problem(rng: random.Random, steps: int) -> Problem:
+    target = rng.choice(LETTERS)
+    letters = [rng.choice(LETTERS) for _ in range(steps)]
+    states, moves, count = [], [], 0
+    for letter in letters:
+        hit = letter == target
+        count += hit
+        moves.append(f"{letter} {'yes' if hit else 'no'}")
+        states.append(count)
+    question = f"How many times does the letter {target} appear in: {' '.join(letters)}?"
+    return Problem(question, count, states, moves, lambda move, value: f"{move} {value}")
+
+
+def walk_problem(rng: random.Random, steps: int) -> Problem:
+    start = rng.randint(20, 60)
+    moves_in = [rng.choice([-1, 1]) * rng.randint(1, 9) for _ in range(steps)]
+    states, moves, position = [], [], start
+    for m in moves_in:
+        moves.append(f"{position}{m:+d}")
+        position += m
+        states.append(position)
+    listed = ", ".join(f"{m:+d}" for m in moves_in)
+    question = f"A token starts at {start} on a number line and moves {listed}. Where does it end?"
+    return Problem(question, position, states, moves, lambda move, value: f"{move}={value}")
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    domain: str
+    make: Callable[[random.Random, int], Problem]
+    min_steps: int  # the fewest steps a question of this family can have
+
+
+FAMILIES: dict[str, Family] = {
+    f.name: f
+    for f in (
+        Family("sum", "arithmetic", sum_problem, 1),
+        Family("count", "counting", count_problem, 1),
+        Family("walk", "number line", walk_problem, 1),
+    )
+}
+
+
+def slip_value(rng: random.Random, value: int) -> int:
+    return value + rng.choice([-2, -1, 1, 2])
+
+
+def thinking_for(problem: Problem, rng: random.Random, slip: bool) -> tuple[str, bool]:
+    """One line per step; with ``slip``, one step first gets a wrong result, then "Wait" and the
+    right one. Only the line with the slip changes: the state carried on is the right one."""
+    where = rng.randrange(len(problem.steps)) if slip else -1
+    lines = []
+    for i, (move, value) in enumerate(zip(problem.steps, problem.states, strict=True)):
+        if i == where:
+            wrong = slip_value(rng, value)
+            lines.append(f"{problem.line(move, wrong)} {WAIT}, {problem.line(move, value)}")
+        else:
+            lines.append(problem.line(move, value))
+    return "\n".join(lines), where >= 0
+
+
+def parse_tasks(tasks: str | Sequence[str]) -> list[Family]:
+    names = [t.strip() for t in (tasks.split(",") if isinstance(tasks, str) else tasks) if t.strip()]
+    if not names:
+        raise ConfigError("--tasks is empty; choose from " + ", ".join(FAMILIES))
+    unknown = [n for n in names if n not in FAMILIES]
+    if unknown:
+        raise ConfigError(f"unknown toy task {unknown[0]!r}; choose from {', '.join(FAMILIES)}")
+    return [FAMILIES[n] for n in dict.fromkeys(names)]
+
+
+def toy_rows(n: int, *, tasks: str | Sequence[str] = tuple(FAMILIES), seed: int = 0, min_steps: int = 1,
+             max_steps: int = 8, slip_rate: float = 0.2, prefix: str = "toy") -> Iterator[Row]:
+    """``n`` rows, the families taken in turn, steps uniform in [min_steps, max_steps]; no
+    question repeats within one call. The same arguments give the same rows on every machine."""
+    families = parse_tasks(tasks)
+    if n < 0:
+        raise ConfigError(f"--n must be 0 or more, got {n}")
+    if not 1 <= min_steps <= max_steps:
+        raise ConfigError(f"--min-steps {min_steps} and --max-steps {max_steps}: need 1 <= min <= max")
+    if not 0.0 <= slip_rate <= 1.0:
+        raise ConfigError(f"--slip-rate must be between 0 and 1, got {slip_rate}")
+    rng = random.Random(f"s1cli-toy/{seed}")
+    seen: set[str] = set()
+    made = attempts = 0
+    while made < n:
+        family = families[made % len(families)]
+        attempts += 1
+        if attempts > 50 * n + 1000:
+            raise ConfigError(f"could not make {n} distinct toy questions with steps {min_steps}..{max_steps}; "
+                              f"ask for fewer rows or more steps")
+        steps = rng.randint(min_steps, max_steps)
+        problem = family.make(rng, steps)
+        if problem.question in seen:
+            continue
+        seen.add(problem.question)
+        thinking, slipped = thinking_for(problem, rng, rng.random() < slip_rate)
+        digest = hashlib.blake2b(problem.question.encode(), digest_size=6).hexdigest()
+        made += 1
+        yield {
+            "id": f"{prefix}-{family.name}-{digest}",
+            "question": problem.question,
+            "answer": str(problem.answer),
+            "thinking": thinking,
+            "response": f"Answer: {problem.answer}",
+            "source": f"toy-{family.name}",
+            "domain": family.domain,
+            "metadata": {"task": family.name, "steps": steps, "slip": slipped, "seed": seed},
+        }
