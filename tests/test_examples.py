@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import typer
 
-from .cli_examples import example_invocations, parse_example, shell_invocations
+from .cli_examples import ROOT, example_invocations, parse_example, shell_invocations
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 README = EXAMPLES / "README.md"
@@ -107,7 +107,7 @@ def test_readme_code_blocks_parse_and_name_real_files():
 def test_the_recipe_covers_the_whole_pipeline():
     found = [words for path in SCRIPTS for words in shell_invocations(path.read_text(encoding="utf-8"))]
     commands = {words[0] for words in found}
-    assert {"collect", "generate", "grade", "classify-msc", "select", "sft", "bench"} <= commands
+    assert {"collect", "generate", "grade", "classify-msc", "join", "select", "sft", "bench"} <= commands
     joined = [" ".join(words) for words in found]
     assert any("--recipe examples/s1-sources.toml" in line and "gpqa_diamond=" in line for line in joined)
     assert any(line.startswith("grade") and "--batch" in line for line in joined)
@@ -116,6 +116,64 @@ def test_the_recipe_covers_the_whole_pipeline():
     assert any(line.startswith("generate") and "--shard" in line for line in joined)
     assert any(line.startswith("sft") and "hf:Qwen/Qwen2.5-32B-Instruct" in line for line in joined)
     assert any("s1K-1.1" in line for line in joined)
+
+
+def _option(words: list[str], name: str) -> str | None:
+    """The value given to option `name` in an invocation's words (`--name value` or `--name=value`)."""
+    for index, word in enumerate(words):
+        if word == name and index + 1 < len(words):
+            return words[index + 1]
+        if word.startswith(name + "="):
+            return word.partition("=")[2]
+    return None
+
+
+def _select_defaults() -> set[str]:
+    """The feature columns `s1 select` reads when given no column options."""
+    params = {p.name: p.default for p in ROOT.commands["select"].params}
+    return {*params["easy_if"].split(","), params["length_column"], params["domain_column"],
+            params["trace_correct_column"]}
+
+
+def test_the_features_are_joined_onto_the_untouched_pool():
+    """Steps 2-5: every attempt, grade and label run writes a table of its own and renames nothing;
+    s1 join brings back onto the pool exactly the columns s1 select reads by default, each from the
+    run that made it, and s1 select then runs on the joined table with no column options."""
+    recipe = {path.name: list(shell_invocations(path.read_text(encoding="utf-8")))
+              for path in SCRIPTS if path.parent.name == "recipe"}
+    steps = [words for name in ("02-generate.sh", "03-grade.sh", "04-classify.sh") for words in recipe[name]]
+    pool = "$WORK/pool.parquet"
+    for words in steps:
+        if words[0] in ("generate", "grade"):
+            assert "--map" not in words and "-m" not in words, f"a rename in s1 {' '.join(words)}"
+        assert pool not in words[2:3], f"s1 {' '.join(words)} writes the pool"
+    made: dict[str, tuple[str, set[str]]] = {}  # table -> (its command, the feature columns it adds)
+    for words in steps:
+        if words[0] == "grade":
+            columns = {f"{_option(words, '--name')}_correct"}
+            columns |= {f"{c}_tokens" for c in [_option(words, "--count-tokens")] if c}
+            made[words[2]] = ("grade", columns)
+        elif words[0] == "classify-msc" and "--compare" not in words:
+            made[words[2]] = ("classify-msc", {"msc", "msc_name", "msc_detail"})
+    assert {"$WORK/attempts/qwen7b.jsonl", "$WORK/attempts/qwen32b.jsonl", pool} == {
+        words[1] for words in steps if words[0] == "grade"}
+
+    select_step = recipe["05-select.sh"]
+    joins = [words for words in select_step if words[0] == "join"]
+    assert joins and joins[0][1] == pool, "the first join starts from the pool"
+    assert all(words[1] == "-" for words in joins[1:]) and all(words[3] == "-" for words in joins[:-1])
+    joined: set[str] = set()
+    for words in joins:
+        right, columns = words[2], set(_option(words, "--columns").split(","))
+        assert right in made, f"s1 join reads {right}, which no earlier step writes"
+        assert columns <= made[right][1], f"{right} does not have {columns - made[right][1]}"
+        assert not columns & joined, f"{columns & joined} joined twice"
+        joined |= columns
+    assert _select_defaults() <= joined
+    selects = [words for words in select_step if words[0] == "select"]
+    assert selects and all(words[1] == joins[-1][3] for words in selects)
+    for words in selects:
+        assert not {"--easy-if", "--length-column", "--domain-column", "--trace-correct-column"} & set(words)
 
 
 def test_a_wrong_option_or_command_fails():
