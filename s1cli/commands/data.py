@@ -68,8 +68,8 @@ def toy(
     """Write a seeded toy reasoning set: questions whose number of reasoning steps varies, with
     step-by-step thinking, so a tiny model learns to think on a CPU in minutes.
 
-    Families: sum (running sums of digits), count (counting a letter, one letter a step), walk
-    (moves up and down a number line). Each row has id, question, answer, thinking, response,
+    Families: sum (a digit plus small addends, one at a time), count (counting a letter, one
+    letter a step), walk (moves of 1 to 3 on a number line). Each row has id, question, answer, thinking, response,
     source (toy-FAMILY), domain and metadata (task, steps, slip, seed). No question repeats
     within one table; tables made with other seeds can share questions (decontaminate with
     `s1 collect`).
