@@ -69,10 +69,10 @@ def toy(
     step-by-step thinking, so a tiny model learns to think on a CPU in minutes.
 
     Families: sum (a digit plus small addends, one at a time), count (counting a letter, one
-    letter a step), walk (moves of 1 to 3 on a number line). Each row has id, question, answer, thinking, response,
-    source (toy-FAMILY), domain and metadata (task, steps, slip, seed). No question repeats
-    within one table; tables made with other seeds can share questions (decontaminate with
-    `s1 collect`).
+    letter a step), walk (a frog jumping 1 to 3 forward on a number line). Each row has id,
+    question, answer, thinking, response, source (toy-FAMILY), domain and metadata (task, steps,
+    slip, seed). No question repeats within one table; tables made with other seeds can share
+    questions (decontaminate with `s1 collect`).
     """
     written = write_table(dest, toy_rows(n, tasks=tasks, seed=seed, min_steps=min_steps, max_steps=max_steps,
                                          slip_rate=slip_rate))
