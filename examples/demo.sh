@@ -51,9 +51,9 @@ step "$OUT/data/solver-train.jsonl" "the solvers' own training split: $SOLVER_N 
   s1 data toy "$OUT/data/solver-train.jsonl" --n "$SOLVER_N" --seed 1 --max-steps "$SHORT"
 step "$OUT/data/toy-hard.jsonl" "toy eval set: $EVAL_N held-out hard questions" -- \
   s1 data toy "$OUT/data/toy-hard.jsonl" --n "$EVAL_N" --seed 3 --min-steps $((SHORT + 1)) --max-steps "$MAX_STEPS" \
-  --slip-rate 0
+  --slip-rate 0 --check-rate 0
 step "$OUT/data/toy-easy.jsonl" "toy eval set: $EASY_N held-out easy questions" -- \
-  s1 data toy "$OUT/data/toy-easy.jsonl" --n "$EASY_N" --seed 4 --max-steps "$SHORT" --slip-rate 0
+  s1 data toy "$OUT/data/toy-easy.jsonl" --n "$EASY_N" --seed 4 --max-steps "$SHORT" --slip-rate 0 --check-rate 0
 step "$OUT/data/pool_sample.jsonl" "bundled pool sample (GSM8K, AMC23, OlympiadBench; questions without traces)" -- \
   s1 data export pool_sample "$OUT/data/pool_sample.jsonl"
 step "$OUT/models/base" "a tiny Qwen2 base model (1.25M parameters, random weights)" -- \

@@ -4,11 +4,12 @@ minutes and accuracy can rise with the thinking budget.
 
 Every family keeps a running state and writes one line of thinking per step, so a question with
 k steps needs about k lines of thinking; cut the thinking short and the model has to guess.
-Some traces make a deliberate slip, write "Wait", and correct it, so that extending thinking with
-"Wait" (budget forcing's extension) is something the model has seen.
+Some traces make a deliberate slip, write "Wait", and correct it, and some write "Wait" and check a
+step that was right, so that extending thinking with "Wait" (budget forcing's extension) is
+something the model has seen, and "Wait" does not always mean the step before it was wrong.
 
 The rows follow the table contract: ``id``, ``question``, ``answer``, ``thinking``, ``response``,
-``source``, ``domain`` and ``metadata`` (``task``, ``steps``, ``slip``).
+``source``, ``domain`` and ``metadata`` (``task``, ``steps``, ``slip``, ``check``, ``seed``).
 """
 
 from __future__ import annotations
@@ -95,18 +96,23 @@ def slip_value(rng: random.Random, value: int) -> int:
     return rng.choice([value + d for d in (-2, -1, 1, 2) if value + d >= 0])
 
 
-def thinking_for(problem: Problem, rng: random.Random, slip: bool) -> tuple[str, bool]:
-    """One line per step; with ``slip``, one step first gets a wrong result, then "Wait" and the
-    right one. Only the line with the slip changes: the state carried on is the right one."""
+def thinking_for(problem: Problem, rng: random.Random, slip: bool, check: bool) -> tuple[str, bool, bool]:
+    """One line per step. With ``slip``, one step first gets a wrong result, then a line with
+    "Wait" and the right one; the state carried on is the right one. With ``check``, one step is
+    followed by "Wait" and the same line again: a check that finds nothing wrong, so that "Wait"
+    does not always mean the line before it was wrong. "Wait" starts its line, as it does when
+    budget forcing appends it after the thinking."""
     where = rng.randrange(len(problem.steps)) if slip else -1
+    checked = rng.randrange(len(problem.steps)) if check else -1
     lines = []
     for i, (move, value) in enumerate(zip(problem.steps, problem.states, strict=True)):
+        line = problem.line(move, value)
         if i == where:
-            wrong = slip_value(rng, value)
-            lines.append(f"{problem.line(move, wrong)} {WAIT}, {problem.line(move, value)}")
-        else:
-            lines.append(problem.line(move, value))
-    return "\n".join(lines), where >= 0
+            line = f"{problem.line(move, slip_value(rng, value))}\n{WAIT}, {line}"
+        elif i == checked:
+            line = f"{line}\n{WAIT}, {line}"
+        lines.append(line)
+    return "\n".join(lines), where >= 0, checked >= 0 and checked != where
 
 
 def parse_tasks(tasks: str | Sequence[str]) -> list[Family]:
@@ -120,7 +126,8 @@ def parse_tasks(tasks: str | Sequence[str]) -> list[Family]:
 
 
 def toy_rows(n: int, *, tasks: str | Sequence[str] = tuple(FAMILIES), seed: int = 0, min_steps: int = 1,
-             max_steps: int = 8, slip_rate: float = 0.2, prefix: str = "toy") -> Iterator[Row]:
+             max_steps: int = 8, slip_rate: float = 0.2, check_rate: float = 0.2, prefix: str = "toy",
+             ) -> Iterator[Row]:
     """``n`` rows, the families taken in turn, steps uniform in [min_steps, max_steps]; no
     question repeats within one call. The same arguments give the same rows on every machine."""
     families = parse_tasks(tasks)
@@ -128,8 +135,9 @@ def toy_rows(n: int, *, tasks: str | Sequence[str] = tuple(FAMILIES), seed: int 
         raise ConfigError(f"--n must be 0 or more, got {n}")
     if not 1 <= min_steps <= max_steps:
         raise ConfigError(f"--min-steps {min_steps} and --max-steps {max_steps}: need 1 <= min <= max")
-    if not 0.0 <= slip_rate <= 1.0:
-        raise ConfigError(f"--slip-rate must be between 0 and 1, got {slip_rate}")
+    for name, rate in (("--slip-rate", slip_rate), ("--check-rate", check_rate)):
+        if not 0.0 <= rate <= 1.0:
+            raise ConfigError(f"{name} must be between 0 and 1, got {rate}")
     rng = random.Random(f"s1cli-toy/{seed}")
     seen: set[str] = set()
     made = attempts = 0
@@ -144,7 +152,7 @@ def toy_rows(n: int, *, tasks: str | Sequence[str] = tuple(FAMILIES), seed: int 
         if problem.question in seen:
             continue
         seen.add(problem.question)
-        thinking, slipped = thinking_for(problem, rng, rng.random() < slip_rate)
+        thinking, slipped, checked = thinking_for(problem, rng, rng.random() < slip_rate, rng.random() < check_rate)
         digest = hashlib.blake2b(problem.question.encode(), digest_size=6).hexdigest()
         made += 1
         yield {
@@ -155,5 +163,5 @@ def toy_rows(n: int, *, tasks: str | Sequence[str] = tuple(FAMILIES), seed: int 
             "response": f"Answer: {problem.answer}",
             "source": f"toy-{family.name}",
             "domain": family.domain,
-            "metadata": {"task": family.name, "steps": steps, "slip": slipped, "seed": seed},
+            "metadata": {"task": family.name, "steps": steps, "slip": slipped, "check": checked, "seed": seed},
         }

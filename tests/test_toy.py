@@ -15,12 +15,23 @@ from s1cli.toy import FAMILIES, WAIT, toy_rows
 from .conftest import run_s1
 
 
+def settled_lines(row: dict) -> list[str]:
+    """The thinking with each "Wait, LINE" put in place of the line before it."""
+    lines: list[str] = []
+    for line in row["thinking"].splitlines():
+        if line.startswith(f"{WAIT}, "):
+            lines[-1] = line.removeprefix(f"{WAIT}, ")
+        else:
+            lines.append(line)
+    return lines
+
+
 def replay(row: dict) -> int:
     """Recompute the answer from the trace alone, taking each line's last (corrected) value and
     checking that every line continues from the state the line before left."""
     state = None
-    for line in row["thinking"].splitlines():
-        final = line.split(f"{WAIT}, ")[-1]
+    for line in settled_lines(row):
+        final = line
         value = int(re.findall(r"-?\d+", final)[-1])
         task = row["metadata"]["task"]
         if task in ("sum", "walk"):
@@ -42,7 +53,9 @@ def test_traces_compute_the_answer_step_by_step():
     for row in rows:
         assert replay(row) == int(row["answer"])
         assert row["response"] == f"Answer: {row['answer']}"
-        assert len(row["thinking"].splitlines()) == row["metadata"]["steps"]
+        assert len(settled_lines(row)) == row["metadata"]["steps"]
+        waits = sum(line.startswith(WAIT) for line in row["thinking"].splitlines())
+        assert waits == row["metadata"]["slip"] + row["metadata"]["check"]
         assert row["source"] == f"toy-{row['metadata']['task']}"
         assert row["domain"] == FAMILIES[row["metadata"]["task"]].domain
 
@@ -54,15 +67,22 @@ def test_steps_vary_over_the_range_and_families_take_turns():
     assert Counter(r["metadata"]["task"] for r in rows) == {name: 200 for name in FAMILIES}
 
 
-def test_slips_are_wrong_then_corrected_after_wait():
-    rows = list(toy_rows(400, seed=1, slip_rate=0.25))
+def test_slips_are_corrected_and_checks_confirm_after_wait():
+    rows = list(toy_rows(400, seed=1, slip_rate=0.25, check_rate=0.25))
     slipped = [r for r in rows if r["metadata"]["slip"]]
-    assert 60 < len(slipped) < 140
-    for row in slipped:
-        (line,) = [x for x in row["thinking"].splitlines() if WAIT in x]
-        wrong, right = line.split(f" {WAIT}, ")
-        assert wrong != right and int(wrong.split()[-1].split("=")[-1]) != int(right.split()[-1].split("=")[-1])
-    assert not any(WAIT in r["thinking"] for r in toy_rows(200, seed=1, slip_rate=0.0))
+    checked = [r for r in rows if r["metadata"]["check"]]
+    assert 60 < len(slipped) < 140 and 40 < len(checked) < 140
+    for row in rows:
+        lines = row["thinking"].splitlines()
+        pairs = [(lines[i - 1], lines[i].removeprefix(f"{WAIT}, ")) for i in range(1, len(lines))
+                 if lines[i].startswith(WAIT)]
+        wrong = [(a, b) for a, b in pairs if a != b]
+        same = [(a, b) for a, b in pairs if a == b]
+        assert len(wrong) == row["metadata"]["slip"] and len(same) == row["metadata"]["check"]
+        for before, after in wrong:  # a slip: the same step, another result
+            assert before.rsplit(" ", 1)[0].split("=")[0] == after.rsplit(" ", 1)[0].split("=")[0]
+    plain = list(toy_rows(200, seed=1, slip_rate=0.0, check_rate=0.0))
+    assert not any(WAIT in r["thinking"] for r in plain)
 
 
 def test_same_seed_same_rows_other_seed_other_rows_and_no_repeats():

@@ -24,7 +24,7 @@ TOY_EXAMPLES = """Examples:
 
   s1 data toy toy.jsonl --n 3000 --seed 1
 
-  s1 data toy eval.jsonl --n 60 --seed 2 --slip-rate 0
+  s1 data toy eval.jsonl --n 60 --seed 2 --slip-rate 0 --check-rate 0
 
   s1 data toy sums.parquet --tasks sum --min-steps 2 --max-steps 12 --n 500
 """
@@ -64,6 +64,8 @@ def toy(
     max_steps: int = typer.Option(8, "--max-steps", help="Most reasoning steps in a question."),
     slip_rate: float = typer.Option(0.2, "--slip-rate",
                                     help="Share of traces that make a slip, write 'Wait' and correct it."),
+    check_rate: float = typer.Option(0.2, "--check-rate",
+                                     help="Share of traces that write 'Wait' after a right step and check it again."),
 ) -> None:
     """Write a seeded toy reasoning set: questions whose number of reasoning steps varies, with
     step-by-step thinking, so a tiny model learns to think on a CPU in minutes.
@@ -71,11 +73,11 @@ def toy(
     Families: sum (a digit plus small addends, one at a time), count (counting a letter, one
     letter a step), walk (a frog jumping 1 to 3 forward on a number line). Each row has id,
     question, answer, thinking, response, source (toy-FAMILY), domain and metadata (task, steps,
-    slip, seed). No question repeats within one table; tables made with other seeds can share
+    slip, check, seed). No question repeats within one table; tables made with other seeds can share
     questions (decontaminate with `s1 collect`).
     """
     written = write_table(dest, toy_rows(n, tasks=tasks, seed=seed, min_steps=min_steps, max_steps=max_steps,
-                                         slip_rate=slip_rate))
+                                         slip_rate=slip_rate, check_rate=check_rate))
     info(ctx, f"wrote {written:,} toy rows ({tasks}, steps {min_steps}..{max_steps}, seed {seed}) to {dest}")
 
 
