@@ -52,7 +52,9 @@ def test_the_pool_is_decontaminated_and_labelled_from_real_runs(demo):
     eval_questions = {r["question"] for path in evals for r in read_rows(path)}
     pool = read_rows(out / "pool.parquet")
     assert not eval_questions & {r["question"] for r in pool}
-    assert not any(r["source"] == "amc23" and "2024" in r["id"] for r in pool)  # the AIME copies are gone
+    bundled_matches = read_rows(out / "pool.raw.contamination.parquet")  # the 8-gram pass
+    assert {r["benchmark"] for r in bundled_matches} >= {"aime24", "aime25", "math500"}
+    assert not {r["pool_id"] for r in bundled_matches} & {r["id"] for r in pool}
     labelled = read_rows(out / "labelled.parquet")
     assert [r["id"] for r in labelled] == [r["id"] for r in pool]
     toy = [r for r in labelled if r["source"].startswith("toy-")]
