@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .errors import InputError
-from .schema import Renames, Row
+from .schema import Row
 from .table import display_name, iter_rows
 
 
@@ -16,15 +16,13 @@ from .table import display_name, iter_rows
 class JoinStats:
     rows: int = 0
     matched: int = 0
-    columns: list[str] = field(default_factory=list)
 
     @property
     def unmatched(self) -> int:
         return self.rows - self.matched
 
 
-def right_columns(source: str | os.PathLike, columns: Iterable[str], renames: Renames | None = None,
-                  ) -> tuple[dict[str, Row], list[str]]:
+def right_columns(source: str | os.PathLike, columns: Iterable[str]) -> tuple[dict[str, Row], list[str]]:
     """The chosen columns of RIGHT by id. RIGHT must hold each id once: a table with several
     samples per question has no single value to join."""
     wanted = list(dict.fromkeys(columns))
@@ -32,7 +30,7 @@ def right_columns(source: str | os.PathLike, columns: Iterable[str], renames: Re
     first_at: dict[str, int] = {}
     seen_columns: set[str] = set()
     name = display_name(source)
-    for number, row in enumerate(iter_rows(source, renames=renames, unique=False), start=1):
+    for number, row in enumerate(iter_rows(source, unique=False), start=1):
         rid = row["id"]
         if rid in by_id:
             raise InputError(f"{name}:row {number}: column 'id': id {rid!r} appears again (first at row "
@@ -49,7 +47,6 @@ def right_columns(source: str | os.PathLike, columns: Iterable[str], renames: Re
 def join_rows(left: Iterable[Row], right: dict[str, Row], columns: list[str], stats: JoinStats) -> Iterator[Row]:
     """LEFT's rows in order with RIGHT's columns added (replacing LEFT's of the same name); a row
     whose id RIGHT lacks gets nulls, so later steps see a missing feature, never a made-up one."""
-    stats.columns = columns
     for row in left:
         stats.rows += 1
         extra = right.get(row["id"])

@@ -79,15 +79,14 @@ class Family:
     name: str
     domain: str
     make: Callable[[random.Random, int], Problem]
-    min_steps: int  # the fewest steps a question of this family can have
 
 
 FAMILIES: dict[str, Family] = {
     f.name: f
     for f in (
-        Family("sum", "arithmetic", sum_problem, 1),
-        Family("count", "counting", count_problem, 1),
-        Family("walk", "number line", walk_problem, 1),
+        Family("sum", "arithmetic", sum_problem),
+        Family("count", "counting", count_problem),
+        Family("walk", "number line", walk_problem),
     )
 }
 
@@ -126,8 +125,7 @@ def parse_tasks(tasks: str | Sequence[str]) -> list[Family]:
 
 
 def toy_rows(n: int, *, tasks: str | Sequence[str] = tuple(FAMILIES), seed: int = 0, min_steps: int = 1,
-             max_steps: int = 8, slip_rate: float = 0.2, check_rate: float = 0.2, prefix: str = "toy",
-             ) -> Iterator[Row]:
+             max_steps: int = 8, slip_rate: float = 0.2, check_rate: float = 0.2) -> Iterator[Row]:
     """``n`` rows, the families taken in turn, steps uniform in [min_steps, max_steps]; no
     question repeats within one call. The same arguments give the same rows on every machine."""
     families = parse_tasks(tasks)
@@ -156,7 +154,7 @@ def toy_rows(n: int, *, tasks: str | Sequence[str] = tuple(FAMILIES), seed: int 
         digest = hashlib.blake2b(problem.question.encode(), digest_size=6).hexdigest()
         made += 1
         yield {
-            "id": f"{prefix}-{family.name}-{digest}",
+            "id": f"toy-{family.name}-{digest}",
             "question": problem.question,
             "answer": str(problem.answer),
             "thinking": thinking,
