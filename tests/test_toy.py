@@ -27,20 +27,19 @@ def settled_lines(row: dict) -> list[str]:
 
 
 def replay(row: dict) -> int:
-    """Recompute the answer from the trace alone, taking each line's last (corrected) value and
+    """Recompute the answer from the trace alone, with each slip replaced by its correction,
     checking that every line continues from the state the line before left."""
+    task = row["metadata"]["task"]
     state = None
     for line in settled_lines(row):
-        final = line
-        value = int(re.findall(r"-?\d+", final)[-1])
-        task = row["metadata"]["task"]
+        value = int(re.findall(r"-?\d+", line)[-1])
         if task in ("sum", "walk"):
-            left, delta = re.match(r"(-?\d+)([+-]\d+)=", final).groups()
+            left, delta = re.match(r"(-?\d+)([+-]\d+)=", line).groups()
             if state is not None:
                 assert int(left) == state, (row["id"], line)
             assert int(left) + int(delta) == value, (row["id"], line)
         else:
-            letter, verdict = final.split()[:2]
+            letter, verdict = line.split()[:2]
             target = re.search(r"letter (\w)", row["question"]).group(1)
             assert verdict == ("yes" if letter == target else "no")
             assert value == (state or 0) + (verdict == "yes")
