@@ -14,8 +14,8 @@ from typing import Any
 import typer
 
 from . import __version__
+from .commands.ui import Settings, error_line
 from .errors import S1Error
-from .ui import Settings, error_line
 
 # One module per subcommand, each exposing register(app); a command is listed once it works.
 COMMAND_MODULES = ("tiny", "convert", "join", "data", "schema", "collect", "grade", "classify_msc", "select", "sft",

@@ -34,7 +34,7 @@ from typing import Any
 from .bundled import TABLES, table_path
 from .errors import ConfigError, InputError
 from .schema import Renames, Row
-from .table import EXTENSIONS, iter_rows, read_rows
+from .table import iter_rows, read_rows, split_extension
 
 BUNDLED = tuple(name for name, table in TABLES.items() if table.kind == "eval")
 GPQA = "gpqa_diamond"
@@ -77,12 +77,7 @@ class TaskSpec:
             raise ConfigError(f"task {GPQA!r} is not bundled (its authors ask that it not be posted in plain text): "
                               f"give your copy as {GPQA}=FILE, e.g. --tasks {GPQA}=gpqa_diamond.csv")
         if _looks_like_table(text):
-            stem = Path(text).name
-            for ext in sorted(EXTENSIONS, key=len, reverse=True):
-                if stem.lower().endswith(ext):
-                    stem = stem[: -len(ext)]
-                    break
-            return cls(stem or "table", text)
+            return cls(split_extension(Path(text).name)[0] or "table", text)
         raise ConfigError(f"unknown task {text!r}; choose from {', '.join(BUNDLED)}, {GPQA}=FILE, or a table "
                           "with question and answer columns (FILE or NAME=FILE)")
 
@@ -92,8 +87,7 @@ class TaskSpec:
 
 
 def _looks_like_table(text: str) -> bool:
-    lowered = text.lower()
-    return any(lowered.endswith(ext) for ext in EXTENSIONS)
+    return bool(split_extension(text)[1])
 
 
 def parse_tasks(text: str | Sequence[str]) -> list[TaskSpec]:

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import ConfigError, InputError, RemoteError, S1Error
 from .schema import Renames, Row
-from .table import EXTENSIONS, STDIO, count_rows, iter_located_rows, table_format
+from .table import STDIO, count_rows, iter_located_rows, split_extension, table_format
 
 HF_PREFIX = "hf:"
 _NAME = re.compile(r"^[A-Za-z0-9_.+-]+$")
@@ -170,12 +170,7 @@ def default_name(spec: str) -> str:
         return f"{name}/{config}" if config else name
     if spec == STDIO:
         return "stdin"
-    base = Path(_split_at(spec)[0]).name
-    lowered = base.lower()
-    for ext in sorted(EXTENSIONS, key=len, reverse=True):
-        if lowered.endswith(ext):
-            return base[: -len(ext)]
-    return base
+    return split_extension(Path(_split_at(spec)[0]).name)[0]
 
 
 def exists(spec: str) -> bool:

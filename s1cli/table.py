@@ -44,15 +44,25 @@ JSON_COLUMNS_KEY = b"s1cli.json_columns"
 JOURNAL_SUFFIX = ".partial.jsonl"
 
 
+def split_extension(path: str | os.PathLike) -> tuple[str, str]:
+    """``runs/graded.jsonl.gz`` → (``runs/graded``, ``.jsonl.gz``): a path without its table extension
+    (matched case-blind, longest first), and the extension as written ("" when it has none)."""
+    name = str(path)
+    lowered = name.lower()
+    for ext in sorted(EXTENSIONS, key=len, reverse=True):
+        if lowered.endswith(ext):
+            return name[: -len(ext)], name[-len(ext):]
+    return name, ""
+
+
 def table_format(path: str | os.PathLike) -> str:
     """The format of a table path, from its extension; ``-`` is JSONL on stdin/stdout."""
     name = str(path)
     if name == STDIO:
         return JSONL
-    lowered = name.lower()
-    for ext in sorted(EXTENSIONS, key=len, reverse=True):
-        if lowered.endswith(ext):
-            return EXTENSIONS[ext]
+    ext = split_extension(name)[1]
+    if ext:
+        return EXTENSIONS[ext.lower()]
     suffix = "".join(Path(name).suffixes[-2:]) or "(none)"
     raise InputError(f"{name}: unknown table format {suffix!r}; use .jsonl, .jsonl.gz, .parquet, .csv, "
                      ".json, or - for stdin/stdout")

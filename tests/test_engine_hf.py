@@ -9,6 +9,7 @@ from s1cli.engines.base import Request, Sampling, parse_model_ref, stream_seed
 from s1cli.engines.hf import HFEngine
 from s1cli.errors import ConfigError
 from s1cli.forcing import Budget, ForcingTokens
+from s1cli.refs import ModelRef
 from s1cli.thinking import FORMATS, build_prompt
 from s1cli.tiny import build_tiny, spec_for
 
@@ -77,8 +78,8 @@ def test_loading_errors_are_config_errors(tmp_path):
 
 
 def test_model_references_and_seeds():
-    assert parse_model_ref("hf:models/tiny") == ("hf", "models/tiny")
-    assert parse_model_ref("openai:gpt:with:colons") == ("openai", "gpt:with:colons")
+    assert parse_model_ref("hf:models/tiny") == ModelRef("hf", "models/tiny")
+    assert parse_model_ref("openai:gpt:with:colons") == ModelRef("openai", "gpt:with:colons")
     for bad in ("models/tiny", "torch:x", "hf:"):
         with pytest.raises(ConfigError, match="expected BACKEND:NAME"):
             parse_model_ref(bad)

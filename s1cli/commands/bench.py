@@ -23,8 +23,8 @@ from ..report import budget_label, markdown, pct, scaling_cell, tokens, write_su
 from ..schema import Renames
 from ..table import write_table, write_text_atomic
 from ..thinking import get_format
-from ..ui import info, progress, settings
 from . import options
+from .ui import info, progress, settings
 
 EXAMPLES = """Examples:
 

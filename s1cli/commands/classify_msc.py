@@ -10,7 +10,7 @@ from rich.table import Table
 
 from ..errors import ConfigError, RemoteError, S1Error
 from ..grading import cached_ask
-from ..llm import BACKENDS, ModelRef, api_key
+from ..llm import BACKENDS, api_key
 from ..llm.cache import default_cache_path
 from ..llm.client import RetryPolicy
 from ..llm.prices import PriceTable
@@ -28,11 +28,12 @@ from ..msc_llm import (
     run_local,
 )
 from ..msc_offline import OfflineClassifier
+from ..refs import ModelRef, parse_model_ref
 from ..schema import KEY_COLUMNS, Renames, row_key
 from ..table import EXTENSIONS, STDIO, ResumableWriter, display_name, read_rows, table_format, write_table
-from ..ui import info, progress, settings
 from . import options
 from .grade import _batch_reporter, _money, _print_usage, side_path
+from .ui import info, progress, settings
 
 EXAMPLES = """Examples:
 
@@ -61,16 +62,14 @@ class ClassifierSpec:
 
 
 def parse_classifier(spec: str) -> ClassifierSpec:
-    text = spec.strip()
-    if text == "offline":
+    if spec.strip() == "offline":
         return ClassifierSpec("offline")
-    backend, sep, name = text.partition(":")
-    if sep and name.strip() and backend in BACKENDS:
-        return ClassifierSpec("api", ModelRef(backend, name.strip()))
-    if sep and name.strip() and backend in LOCAL_BACKENDS:
-        return ClassifierSpec("local", local=f"{backend}:{name.strip()}")
-    raise ConfigError(f"--classifier {spec!r}: expected offline, anthropic:MODEL, openai:MODEL, hf:PATH or vllm:PATH "
-                      "(e.g. anthropic:claude-3-5-sonnet-20241022)")
+    ref = parse_model_ref(spec, (*BACKENDS, *LOCAL_BACKENDS), option="--classifier",
+                          expected="offline, anthropic:MODEL, openai:MODEL, hf:PATH or vllm:PATH",
+                          example="anthropic:claude-3-5-sonnet-20241022")
+    if ref.backend in LOCAL_BACKENDS:
+        return ClassifierSpec("local", local=str(ref))
+    return ClassifierSpec("api", ref)
 
 
 def classify_msc(

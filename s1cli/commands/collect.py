@@ -13,8 +13,8 @@ from ..dedupe import DEFAULT_NGRAM, DEFAULT_THRESHOLD
 from ..errors import ConfigError
 from ..schema import Renames
 from ..table import display_name, table_format, write_table
-from ..ui import info, progress, settings
 from . import options
+from .ui import info, progress, settings
 
 if TYPE_CHECKING:
     from ..collect import SourceStats

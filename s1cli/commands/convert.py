@@ -8,8 +8,8 @@ import typer
 
 from ..schema import Renames
 from ..table import count_rows, display_name, iter_rows, table_format, write_table
-from ..ui import info, progress
 from . import options
+from .ui import info, progress
 
 EXAMPLES = """Examples:
 

@@ -8,7 +8,7 @@ from rich.table import Table
 from ..bundled import TABLES, load_table, msc_classes, table_path
 from ..table import write_table
 from ..toy import FAMILIES, toy_rows
-from ..ui import info, settings
+from .ui import info, settings
 
 LIST_EXAMPLES = """Examples:
 

@@ -13,8 +13,8 @@ from ..generation import GenerateSpec, Shard, generate, plan
 from ..schema import Renames
 from ..table import ResumableWriter, read_rows, table_format
 from ..thinking import get_format
-from ..ui import info, progress
 from . import options
+from .ui import info, progress
 
 EXAMPLES = """Examples:
 

@@ -30,8 +30,8 @@ from ..llm.session import LLMSession, SessionOptions
 from ..schema import Renames, row_key
 from ..table import EXTENSIONS, STDIO, ResumableWriter, display_name, read_rows, table_format, write_table
 from ..tokens import load_counter
-from ..ui import info, progress, settings
 from . import options
+from .ui import info, progress, settings
 
 EXAMPLES = """Examples:
 

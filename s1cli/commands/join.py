@@ -8,8 +8,8 @@ from ..errors import ConfigError
 from ..join import JoinStats, join_rows, right_columns
 from ..schema import Renames
 from ..table import count_rows, display_name, iter_rows, table_format, write_table
-from ..ui import info, progress
 from . import options
+from .ui import info, progress
 
 EXAMPLES = """Examples:
 

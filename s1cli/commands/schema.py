@@ -6,7 +6,7 @@ import typer
 from rich.table import Table
 
 from ..schema import CANONICAL, KEY_COLUMNS, SUFFIXES
-from ..ui import settings
+from .ui import settings
 
 EXAMPLES = """Examples:
 

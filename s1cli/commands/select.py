@@ -14,8 +14,8 @@ from ..errors import ConfigError, InputError
 from ..schema import Renames, Row
 from ..selection_config import DEFAULT_AIME, DEFAULT_GPQA, DEFAULT_MATH, MODE_HELP, SelectConfig
 from ..table import STDIO, count_rows, display_name, iter_rows, table_format, write_table, write_text_atomic
-from ..ui import info, progress, settings
 from . import options
+from .ui import info, progress, settings
 
 if TYPE_CHECKING:
     from ..selection import SelectionReport

@@ -14,8 +14,8 @@ from ..errors import ConfigError
 from ..schema import Renames
 from ..table import read_rows
 from ..thinking import get_format
-from ..ui import info, progress, settings
 from . import options
+from .ui import info, progress, settings
 
 EXAMPLES = """Examples:
 
@@ -111,11 +111,11 @@ def sft_command(
         write_run_record,
     )
 
-    backend, name = parse_model_ref(model)
-    if backend != "hf":
+    ref = parse_model_ref(model)
+    if ref.backend != "hf":
         raise ConfigError(f"--model {model}: s1 sft trains transformers models; use hf:PATH_OR_ID")
     config = SFTConfig.build(
-        model=name, format=format_, think_start=think_start, think_end=think_end, system=system,
+        model=ref.model, format=format_, think_start=think_start, think_end=think_end, system=system,
         answer_prefix=answer_prefix, epochs=epochs, lr=lr, batch_size=batch_size, micro_batch_size=micro_batch_size,
         block_size=block_size, warmup_ratio=warmup_ratio, weight_decay=weight_decay, max_grad_norm=max_grad_norm,
         packing=packing, gradient_checkpointing=gradient_checkpointing, compile=compile_, liger=liger,
@@ -134,7 +134,7 @@ def sft_command(
 
     # Everything that can be wrong with the input is found here, before any weight is loaded.
     rows = read_rows(source, require=["question", "thinking", "response"], renames=Renames.parse(map_))
-    tokenizer, eos_ids = load_tokenizer(name)
+    tokenizer, eos_ids = load_tokenizer(ref.model)
     renderer, prepared = build_examples(rows, tokenizer, fmt, block_size=config.block_size,
                                         long_rows=config.long_rows, source=source, system=system,
                                         answer_prefix=answer_prefix, eos_ids=eos_ids)
@@ -146,7 +146,7 @@ def sft_command(
     flash = cuda and is_flash_attn_2_available()
     bf16 = config.precision == "bf16" or (config.precision == "auto" and cuda and torch.cuda.is_bf16_supported())
     report = build_report(prepared, renderer, config, source=source, rows=rows, world_size=processes,
-                          shape=ModelShape.from_pretrained(name), attention=describe_attention(
+                          shape=ModelShape.from_pretrained(ref.model), attention=describe_attention(
                               attention_implementation(flash)), shards=shards_for_states(), bf16=bf16)
     if main:
         show_report(ctx, report)

@@ -10,7 +10,7 @@ import typer
 
 from ..errors import ConfigError
 from ..tiny import PRESETS, TINY_RECORD, build_tiny, read_record, spec_for
-from ..ui import info
+from .ui import info
 
 EXAMPLES = """Examples:
 

@@ -11,18 +11,18 @@ from .base import Engine, Sampling, parse_model_ref
 
 def load_engine(ref: str, **options) -> Engine:
     """Build the engine a model reference names, importing its backend only when used."""
-    backend, name = parse_model_ref(ref)
-    if backend == "hf":
+    model = parse_model_ref(ref)
+    if model.backend == "hf":
         from .hf import HFEngine
 
-        return HFEngine.load(name, **options)
-    if backend == "openai":
+        return HFEngine.load(model.model, **options)
+    if model.backend == "openai":
         from .openai import OpenAIEngine
 
-        return OpenAIEngine.load(name, **options)
+        return OpenAIEngine.load(model.model, **options)
     from .vllm import VLLMEngine
 
-    return VLLMEngine.load(name, **options)
+    return VLLMEngine.load(model.model, **options)
 
 
 __all__ = ["Engine", "Sampling", "load_engine", "parse_model_ref"]

@@ -10,17 +10,17 @@ from typing import Any, Protocol
 
 from ..errors import ConfigError
 from ..forcing import Budget, Continuation, ForcingTokens, Outcome
+from ..refs import ModelRef
+from ..refs import parse_model_ref as parse_ref
 
 BACKENDS = ("hf", "vllm", "openai")
 
 
-def parse_model_ref(ref: str) -> tuple[str, str]:
-    """``backend:name`` → (backend, name), e.g. ``hf:models/tiny`` → ("hf", "models/tiny")."""
-    backend, sep, name = ref.partition(":")
-    if not sep or backend not in BACKENDS or not name:
-        raise ConfigError(f"--model {ref!r}: expected BACKEND:NAME with BACKEND one of {', '.join(BACKENDS)} "
-                          "(e.g. hf:models/tiny, vllm:Qwen/Qwen2.5-0.5B-Instruct, openai:my-model)")
-    return backend, name
+def parse_model_ref(spec: str) -> ModelRef:
+    """A generating model: ``hf:models/tiny`` → ModelRef("hf", "models/tiny")."""
+    return parse_ref(spec, BACKENDS, option="--model",
+                     expected=f"BACKEND:NAME with BACKEND one of {', '.join(BACKENDS)}",
+                     example="hf:models/tiny, vllm:Qwen/Qwen2.5-0.5B-Instruct, openai:my-model")
 
 
 @dataclass(frozen=True)

@@ -15,30 +15,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from ..errors import ConfigError
+from ..refs import ModelRef
+from ..refs import parse_model_ref as parse_ref
 from .base import Backend, Request, Response, Usage
 
 BACKENDS = ("anthropic", "openai")
 KEY_VARIABLES = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY"}
 
 
-@dataclass(frozen=True)
-class ModelRef:
-    backend: str
-    model: str
-
-    def __str__(self) -> str:
-        return f"{self.backend}:{self.model}"
-
-
 def parse_model_ref(spec: str, *, option: str = "--judge") -> ModelRef:
-    backend, sep, model = spec.partition(":")
-    if not sep or not model.strip() or backend not in BACKENDS:
-        raise ConfigError(f"{option} {spec!r}: expected anthropic:MODEL or openai:MODEL "
-                          "(e.g. anthropic:claude-3-5-sonnet-20241022)")
-    return ModelRef(backend, model.strip())
+    """An API model: ``anthropic:MODEL`` or ``openai:MODEL``."""
+    return parse_ref(spec, BACKENDS, option=option, expected="anthropic:MODEL or openai:MODEL",
+                     example="anthropic:claude-3-5-sonnet-20241022")
 
 
 def api_key(backend: str, *, base_url: str | None = None, environ: Mapping[str, str] = os.environ,
