@@ -18,6 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from fakes.anthropic_api import KEY, FakeAPI
 from s1cli.answers import check
 from s1cli.bundled import load_table
 from s1cli.judges import LLMJudge
@@ -28,7 +29,6 @@ from s1cli.llm.cache import ResponseCache
 from s1cli.llm.client import Client
 from s1cli.llm.prices import PriceTable
 from s1cli.tokens import load_counter
-from tests.fake_api import KEY, FakeAPI
 
 
 def timed(fn) -> tuple[float, object]:

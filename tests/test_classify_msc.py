@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from fakes.anthropic_api import KEY, FakeAPI, Fault
 from s1cli.bundled import load_table
 from s1cli.msc import all_classes, normalize_label
 from s1cli.table import read_rows, write_table
 
 from .conftest import run_s1, subprocess_env
-from .fake_api import KEY, FakeAPI, Fault
 
 MODEL = "claude-3-5-sonnet-20241022"
 NAMES = {c.code: c.name for c in all_classes()}

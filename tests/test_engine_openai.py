@@ -6,6 +6,7 @@ import socket
 
 import pytest
 
+from fakes.openai_server import CompletionServer
 from s1cli.engines.base import Sampling
 from s1cli.engines.hf import HFEngine
 from s1cli.engines.openai import OpenAIEngine
@@ -15,7 +16,6 @@ from s1cli.table import read_rows, write_table
 from s1cli.thinking import FORMATS
 
 from .conftest import run_s1
-from .openai_server import CompletionServer
 from .test_forcing import requests
 
 BUDGET = Budget(max_thinking_tokens=60, num_waits=2, max_answer_tokens=12, answer_prefix="Final Answer:")

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from fakes.anthropic_api import KEY, FakeAPI, Fault
 from s1cli.bundled import load_table
 from s1cli.table import read_rows, write_table
 
 from .conftest import run_s1, s1_process, subprocess_env
-from .fake_api import KEY, FakeAPI, Fault
 
 MODEL = "claude-3-5-sonnet-20241022"
 # What each attempt is (marker for the fake judge) and what the rule judge should find.

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from fakes.anthropic_api import KEY, FakeAPI, Fault
 from s1cli.errors import ConfigError
 from s1cli.llm import ModelRef, api_key, parse_model_ref
 from s1cli.llm.accounting import Budget, BudgetExceeded, Ledger
@@ -20,8 +21,6 @@ from s1cli.llm.cache import ResponseCache
 from s1cli.llm.client import Client, RequestFailed, RequestLog, RetryPolicy
 from s1cli.llm.openai import OpenAIChatBackend
 from s1cli.llm.prices import PriceTable
-
-from .fake_api import KEY, FakeAPI, Fault
 
 MODEL = "claude-3-5-sonnet-20241022"
 FAST = RetryPolicy(attempts=6, base=0.01, cap=0.05)
