@@ -1,5 +1,6 @@
 """Training data: rendering per thinking format with hand-checked label masks, answer prefixes, long
-rows, the step schedule, the packing plan, collation, and the per-example attention."""
+rows, the step schedule, the packing plan, collation, the per-example attention, and which option a
+bad setting's error names."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from transformers import AutoTokenizer
 from s1cli.errors import ConfigError, InputError
 from s1cli.thinking import FORMATS, get_format
 from s1cli.training.attention import segment_sdpa
+from s1cli.training.config import SFTConfig
 from s1cli.training.data import (
     IGNORE,
     Example,
@@ -242,3 +244,14 @@ def test_segment_sdpa_equals_attention_with_a_block_diagonal_mask():
     causal = torch.nn.functional.scaled_dot_product_attention(
         q, k.repeat_interleave(2, dim=1), v.repeat_interleave(2, dim=1), is_causal=True)
     torch.testing.assert_close(whole, causal.transpose(1, 2), rtol=0, atol=1e-6)
+
+
+def test_a_bad_setting_names_its_option_or_the_field_no_option_sets():
+    def error(**options) -> str:
+        with pytest.raises(ConfigError) as caught:
+            SFTConfig.build(model="m", **options)
+        return str(caught.value)
+
+    assert error(micro_batch_size=0) == "--micro-batch-size: must be at least 1, got 0"
+    assert error(adam_betas=(0.9, 1.5)) == "adam_betas: must be in [0, 1), got (0.9, 1.5)"
+    assert error(liger=True, loss_average="sequence").startswith("--liger computes a token-mean loss")

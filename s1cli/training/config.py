@@ -11,14 +11,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, mo
 
 from ..errors import ConfigError
 
-# The option each field is set with, so a validation error names what the user typed.
-OPTION_NAMES = {
-    "epochs": "--epochs", "lr": "--lr", "batch_size": "--batch-size", "micro_batch_size": "--micro-batch-size",
-    "block_size": "--block-size", "warmup_ratio": "--warmup-ratio", "weight_decay": "--weight-decay",
-    "max_grad_norm": "--max-grad-norm", "max_steps": "--max-steps", "save_every": "--save-every",
-    "keep_checkpoints": "--keep-checkpoints", "seed": "--seed", "long_rows": "--long-rows",
-    "loss_average": "--loss-average", "precision": "--precision", "adam_betas": "adam_betas",
-}
+# A validation error names the option the user typed (--batch-size for batch_size); the fields
+# no option sets are named as they are.
+NO_OPTION = ("adam_betas",)
 
 
 class SFTConfig(BaseModel):
@@ -120,7 +115,7 @@ class SFTConfig(BaseModel):
             first = exc.errors()[0]
             field = str(first["loc"][0]) if first["loc"] else ""
             message = first["msg"].removeprefix("Value error, ")
-            name = OPTION_NAMES.get(field, f"--{field.replace('_', '-')}" if field else "")
+            name = field if field in NO_OPTION or not field else f"--{field.replace('_', '-')}"
             raise ConfigError(f"{name}: {message}" if name else message) from None
 
     @property
