@@ -41,7 +41,7 @@ from .dedupe import (
 from .errors import ConfigError, InputError, located
 from .schema import COLUMNS, INT, JSON, STR, Row, coerce
 from .sources import OpenedSource, SourceConfig, default_name, exists, is_name, open_source
-from .table import STDIO, split_extension
+from .table import STDIO, side_path
 
 # The columns collect writes; every other column goes into metadata, except the contract's
 # later columns (thinking, response, ...), which stay where later steps look for them.
@@ -529,7 +529,7 @@ def report_path(out: str) -> str | None:
     """Where the contamination report goes: beside OUT, named from it (None for stdout)."""
     if out == STDIO:
         return None
-    return split_extension(out)[0] + ".contamination.parquet"
+    return str(side_path(out, "contamination.parquet"))
 
 
 def _plain(value: Any) -> Any:

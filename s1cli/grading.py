@@ -4,32 +4,26 @@ model calls, the agreement audit and the dry-run estimate.
 Each judge writes ``<name>_correct`` and ``<name>_judge``; the first judge owns those names and each
 further judge writes ``<name>_<label>_correct`` / ``_judge``, so adding an audit judge never changes
 the columns later steps read. Rule judges and token counts run in the calling (main) thread; LLM
-judges run in a thread pool (direct calls) or in rounds of Message Batches. A row is written only
-when every judge has an answer; a row whose model call failed is left out, for a rerun to pick up
-(its paid replies are cached).
+judges' calls run through ``llm.rows`` (a thread pool, or rounds of Message Batches). A row is
+written only when every judge has an answer.
 """
 
 from __future__ import annotations
 
 import re
-from collections import defaultdict, deque
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from .errors import ConfigError
 from .judges import Ask, JudgeResult, LLMJudge, RuleJudge
 from .llm import ModelRef, parse_model_ref
-from .llm.accounting import BudgetExceeded, estimate_input_tokens
-from .llm.base import Request, Response
-from .llm.batch import BatchRunner
-from .llm.client import Client, RequestFailed
+from .llm.client import Client
+from .llm.rows import CallEstimate, Pending, RowCalls
 from .schema import KEY_COLUMNS, Row
 from .tokens import TokenCounter
 
 Judge = RuleJudge | LLMJudge
-_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")  # judge labels and --name: they become column names
 
 
 @dataclass(frozen=True)
@@ -49,7 +43,7 @@ def parse_judges(specs: Iterable[str]) -> list[JudgeSpec]:
         rest = rest.strip()
         ref = None if rest == "rule" else parse_model_ref(rest, option="--judge")
         label = label.strip() or (ref.backend if ref else "rule")
-        if not _LABEL.match(label):
+        if not NAME.match(label):
             raise ConfigError(f"--judge {spec!r}: a label must be letters, digits, _ or -")
         if any(j.label == label for j in judges):
             raise ConfigError(f"--judge {spec!r}: two judges are labelled {label!r}; name them, "
@@ -86,23 +80,11 @@ class GradePlan:
             columns.append(self.question_column)
         return columns
 
-    def output_columns(self) -> list[str]:
-        columns = [c for j in self.judges for c in self.columns(j.label)]
-        return columns + [f"{c}_tokens" for c in self.count_tokens]
-
-
-class Pending(Exception):
-    """A reply that is not in the cache yet (batch mode): the request to submit."""
-
-    def __init__(self, label: str, key: str, request: Request) -> None:
-        super().__init__(label)
-        self.items = [(label, key, request)]
-
 
 class Grader:
-    def __init__(self, plan: GradePlan, asks: dict[str, Ask]) -> None:
+    def __init__(self, plan: GradePlan, asks: Mapping[str, Ask] | None = None) -> None:
         self.plan = plan
-        self.asks = asks
+        self.asks = asks or {}
 
     def _texts(self, row: Row) -> tuple[str, str, str]:
         plan = self.plan
@@ -117,9 +99,7 @@ class Grader:
             try:
                 results[judge.label] = judge.judge(question, attempt, reference, self.asks[judge.label])
             except Pending as exc:
-                pending = exc if pending is None else pending
-                if exc is not pending:
-                    pending.items += exc.items
+                pending = exc.merge(pending)
         if pending is not None:
             raise pending
         return results
@@ -138,127 +118,10 @@ class Grader:
         return out
 
 
-@dataclass
-class RunStats:
-    graded: int = 0
-    failed: int = 0
-    first_error: str | None = None
-    stopped: str | None = None  # why the run stopped early (--max-cost)
-
-    def fail(self, exc: Exception) -> None:
-        self.failed += 1
-        self.first_error = self.first_error or str(exc)
-
-
-def run_direct(rows: Iterable[Row], grader: Grader, write: Callable[[Row], None], *, concurrency: int,
-               advance: Callable[[int], None] = lambda n: None) -> RunStats:
-    """Grade rows with direct model calls, ``concurrency`` at a time, writing them in input order."""
-    stats = RunStats()
-    if not grader.plan.llm_judges:
-        for row in rows:
-            write(grader.finish(row, {}))
-            stats.graded += 1
-            advance(1)
-        return stats
-    return run_in_order(rows, grader.llm_part, lambda row, llm: write(grader.finish(row, llm)), stats,
-                        concurrency=concurrency, advance=advance, name="s1-grade")
-
-
-def settle(row: Row, result: Callable[[], Any], finish: Callable[[Row, Any], None], stats: RunStats,
-           advance: Callable[[int], None]) -> None:
-    """Finish ``row`` with ``result()``, or count its failed call (a rerun retries it): either way the
-    row is done. Pending and BudgetExceeded pass through to the run loop."""
-    try:
-        value = result()
-    except RequestFailed as exc:
-        stats.fail(exc)
-        advance(1)
-        return
-    finish(row, value)
-    stats.graded += 1
-    advance(1)
-
-
-def run_in_order(rows: Iterable[Row], work: Callable[[Row], Any], finish: Callable[[Row, Any], None],
-                 stats: RunStats, *, concurrency: int, advance: Callable[[int], None], name: str) -> RunStats:
-    """Run ``work`` on rows ``concurrency`` at a time and ``finish`` each in input order. A row
-    whose call failed is counted and skipped (a rerun retries it); a spent budget stops the run
-    after the calls already in flight."""
-    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix=name)
-    window: deque = deque()
-    source = iter(rows)
-    try:
-        while True:
-            while stats.stopped is None and len(window) < 2 * concurrency:
-                row = next(source, None)
-                if row is None:
-                    break
-                window.append((row, pool.submit(work, row)))
-            if not window:
-                break
-            row, future = window.popleft()
-            try:
-                settle(row, future.result, finish, stats, advance)
-            except BudgetExceeded as exc:
-                stats.stopped = stats.stopped or str(exc)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-    return stats
-
-
-def cached_ask(label: str, client: Client, runner: BatchRunner) -> Ask:
-    """Batch mode: a reply from the cache, or Pending (submit it), or the batch's recorded failure."""
-
-    def ask(request: Request) -> Response:
-        hit = client.cached(request)
-        if hit is not None:
-            return hit
-        key = client.key(request)
-        if key in runner.failures:
-            raise RequestFailed(f"{label}: {runner.failures[key]}")
-        raise Pending(label, key, request)
-
-    return ask
-
-
-def run_batched(rows: Iterable[Row], grader: Grader, runners: dict[str, BatchRunner], write: Callable[[Row], None],
-                *, advance: Callable[[int], None] = lambda n: None, max_rounds: int = 8) -> RunStats:
-    """Grade rows in rounds of Message Batches, one batch per judge a round (``run_in_rounds``); a retry
-    of an unclear verdict takes one more round."""
-    return run_in_rounds(rows, grader.llm_part, lambda row, llm: write(grader.finish(row, llm)), runners.__getitem__,
-                         RunStats(), advance=advance, max_rounds=max_rounds)
-
-
-def run_in_rounds(rows: Iterable[Row], work: Callable[[Row], Any], finish: Callable[[Row, Any], None],
-                  runner_for: Callable[[str], BatchRunner], stats: RunStats, *, advance: Callable[[int], None],
-                  max_rounds: int = 8) -> RunStats:
-    """Batch mode's ``run_in_order``: each round runs ``work`` on the rows still waiting; a row whose
-    replies are all cached is finished (in input order), one with replies missing raises Pending
-    and waits, and every missing reply goes into one Message Batch per label (``runner_for(label)``) before the
-    next round. A spent budget stops after the round; rows still waiting then are counted failed."""
-    remaining = list(rows)
-    for _ in range(max_rounds + 1):
-        waiting: dict[str, dict[str, Request]] = defaultdict(dict)
-        still = []
-        for row in remaining:
-            try:
-                settle(row, lambda row=row: work(row), finish, stats, advance)
-            except Pending as exc:
-                for label, key, request in exc.items:
-                    waiting[label][key] = request
-                still.append(row)
-        remaining = still
-        if not remaining or stats.stopped:
-            break
-        for label, requests in waiting.items():
-            try:
-                runner_for(label).run(requests)
-            except BudgetExceeded as exc:
-                stats.stopped = str(exc)
-    for _ in remaining:
-        if not stats.stopped:
-            stats.fail(RequestFailed("no reply after the batch rounds"))
-    return stats
+def judge_calls(plan: GradePlan) -> RowCalls:
+    """The LLM judges' calls over rows, for ``RowJob.call``: one ask per judge label."""
+    return RowCalls({j.label: j.ref for j in plan.llm_judges}, lambda asks: Grader(plan, asks).llm_part,
+                    Grader(plan).finish, thread_name="s1-grade")
 
 
 # ------------------------------------------------------------------------------------------ audit
@@ -309,34 +172,6 @@ def agreement(rows: Iterable[Row], plan: GradePlan) -> Agreement:
 
 
 # ------------------------------------------------------------------------------------------ dry run
-
-
-@dataclass
-class CallEstimate:
-    label: str
-    model: str
-    calls: int = 0  # requests a run would send (first tries; an unclear verdict adds one more)
-    cached: int = 0
-    input_tokens: int = 0
-    output_tokens_max: int = 0
-    cost_low: float | None = 0.0  # input only
-    cost_high: float | None = 0.0  # every reply at --max-tokens
-
-    def add(self, request: Request, client: Client, ref: ModelRef, *, batch: bool) -> None:
-        """Count one request a run would make: a cache hit, or a call with its input tokens and cost
-        bounds (a cost unknown for one call makes the total unknown)."""
-        if client.cache is not None and client.key(request) in client.cache:
-            self.cached += 1
-            return
-        self.calls += 1
-        tokens = estimate_input_tokens(request)
-        self.input_tokens += tokens
-        self.output_tokens_max += request.max_tokens
-        prices = client.ledger.prices
-        low = prices.cost(ref.backend, ref.model, tokens, 0, batch=batch)
-        high = prices.cost(ref.backend, ref.model, tokens, request.max_tokens, batch=batch)
-        self.cost_low = None if low is None or self.cost_low is None else self.cost_low + low
-        self.cost_high = None if high is None or self.cost_high is None else self.cost_high + high
 
 
 def estimate(rows: Iterable[Row], grader: Grader, clients: dict[str, Client], *, batch: bool) -> list[CallEstimate]:

@@ -21,6 +21,9 @@ from functools import lru_cache
 
 from .bundled import data_dir, msc_classes
 from .errors import ConfigError
+from .schema import Row
+
+OUTPUT_COLUMNS = ("msc", "msc_name", "msc_detail")
 
 EXCLUDED_BY_S1 = ("00", "01")
 # Older (MSC2010) titles the s1 repository's data/msc.json uses, so its `domain` column maps back to codes.
@@ -232,3 +235,16 @@ def agreement(ours: Sequence[str | None], theirs: Sequence[object]) -> Agreement
             result.confusions[(mine, code)] += 1
             result.disagreeing.append(index)
     return result
+
+
+@dataclass(frozen=True)
+class MSCResult:
+    """One question's label, from any classifier."""
+
+    code: str | None  # None: no valid code (the raw reply is in ``detail``)
+    detail: str
+
+
+def labelled(row: Row, result: MSCResult, labels: LabelSet) -> Row:
+    """The output row: the input columns plus msc, msc_name and msc_detail."""
+    return {**row, "msc": result.code, "msc_name": labels.name(result.code), "msc_detail": result.detail}

@@ -6,34 +6,23 @@ The reply must end with a two-digit code from the candidate list. Anything else 
 as a follow-up turn quoting the invalid answer (``msc_v1_retry.md``; a new request, so the cache
 cannot hand back the same reply); a second invalid reply is recorded as ``code = None`` with the raw
 text, never guessed. API errors are not answers either: they propagate (``RequestFailed``) and the
-row is left out for a rerun, exactly as ``grade`` does.
+row is left out for a rerun (``llm.rows``), exactly as ``grade`` does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from .engines.base import Sampling
 from .forcing import Continuation, StopMatcher
-from .grading import CallEstimate, RunStats, run_in_order, run_in_rounds
 from .llm import ModelRef
-from .llm.base import Request, Response
-from .llm.batch import BatchRunner
+from .llm.base import Request
 from .llm.client import Client
-from .msc import LabelSet, parse_reply
+from .llm.rows import Ask, CallEstimate, RowCalls, RunStats
+from .msc import LabelSet, MSCResult, labelled, parse_reply
 from .prompts import Prompt, load_prompt
 from .schema import Row
-
-Ask = Callable[[Request], Response]
-OUTPUT_COLUMNS = ("msc", "msc_name", "msc_detail")
-
-
-@dataclass(frozen=True)
-class MSCResult:
-    code: str | None  # None: no valid code (the raw reply is in ``detail``)
-    detail: str
 
 
 def render_classes(labels: LabelSet) -> str:
@@ -157,43 +146,31 @@ class LocalClassifier:
         return [r for r in results if r is not None]
 
 
-def labelled(row: Row, result: MSCResult, labels: LabelSet) -> Row:
-    """The output row: the input columns plus msc, msc_name and msc_detail."""
-    return {**row, "msc": result.code, "msc_name": labels.name(result.code), "msc_detail": result.detail}
-
-
 # ------------------------------------------------------------------------------------------ runs
 
-Classify = Callable[[Row], MSCResult]
 
+def classifier_calls(classifier: LLMClassifier, question_column: str) -> RowCalls:
+    """An API classifier's calls over rows, for ``RowJob.call``: one model, labelled ``msc``."""
 
-def run_direct(rows: Iterable[Row], classify: Classify, write: Callable[[MSCResult, Row], None], *,
-               concurrency: int, advance: Callable[[int], None] = lambda n: None) -> RunStats:
-    """Classify rows with direct model calls, ``concurrency`` at a time, writing them in input order."""
-    stats = RunStats()
-    return run_in_order(rows, classify, lambda row, result: write(result, row), stats, concurrency=concurrency,
-                        advance=advance, name="s1-msc")
+    def work(asks: Mapping[str, Ask]) -> Callable[[Row], MSCResult]:
+        return lambda row: classifier.classify(str(row.get(question_column) or ""), asks["msc"])
 
-
-def run_batched(rows: Iterable[Row], classify: Classify, runner: BatchRunner, write: Callable[[MSCResult, Row], None],
-                *, advance: Callable[[int], None] = lambda n: None, max_rounds: int = 8) -> RunStats:
-    """Classify rows in rounds of Message Batches (``run_in_rounds``); a retry of an invalid answer
-    takes one more round. Every request goes to the one ``runner``."""
-    return run_in_rounds(rows, classify, lambda row, result: write(result, row), lambda label: runner, RunStats(),
-                         advance=advance, max_rounds=max_rounds)
+    return RowCalls({"msc": classifier.ref}, work, lambda row, result: labelled(row, result, classifier.labels),
+                    thread_name="s1-msc")
 
 
 def run_local(rows: Sequence[Row], classifier: LocalClassifier, question_column: str,
-              write: Callable[[MSCResult, Row], None], *, batch_size: int,
+              write: Callable[[Row], None], *, batch_size: int,
               advance: Callable[[int], None] = lambda n: None) -> RunStats:
+    """Label rows with a local model, ``batch_size`` questions decoded together."""
     stats = RunStats()
     for start in range(0, len(rows), batch_size):
         batch = rows[start:start + batch_size]
         results = classifier.classify_batch([str(r.get(question_column) or "") for r in batch],
                                             [str(r.get("id")) for r in batch])
         for row, result in zip(batch, results, strict=True):
-            write(result, row)
-            stats.graded += 1
+            write(labelled(row, result, classifier.labels))
+            stats.done += 1
         advance(len(batch))
     return stats
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from .bundled import data_dir
 from .errors import InputError
-from .msc import LabelSet, all_classes
+from .msc import LabelSet, MSCResult, all_classes
 
 LEXICON_FILE = "msc_lexicon.tsv"
 MAX_PHRASE = 7  # words
@@ -200,6 +200,13 @@ class OfflineClassifier:
         totals = self.scores(text or "")
         ranked = sorted(totals.items(), key=lambda item: (-item[1], item[0]))
         return Scored(ranked[0][0], tuple((c, round(s, 3)) for c, s in ranked[:5]))
+
+    def result(self, question: str) -> MSCResult:
+        """The label ``s1 classify-msc`` writes: the best-scoring class, or none for an empty question."""
+        if not question.strip():
+            return MSCResult(None, "empty question")
+        scored = self.classify(question)
+        return MSCResult(scored.code, scored.detail())
 
 
 def _content(word: str) -> bool:

@@ -55,6 +55,11 @@ def split_extension(path: str | os.PathLike) -> tuple[str, str]:
     return name, ""
 
 
+def side_path(dest: str | os.PathLike, suffix: str) -> Path:
+    """A file written beside an output table: ``runs/graded.parquet`` → ``runs/graded.<suffix>``."""
+    return Path(f"{split_extension(dest)[0]}.{suffix}")
+
+
 def table_format(path: str | os.PathLike) -> str:
     """The format of a table path, from its extension; ``-`` is JSONL on stdin/stdout."""
     name = str(path)

@@ -13,7 +13,7 @@ import pytest
 from fakes.anthropic_api import KEY, FakeAPI, Fault
 from s1cli.errors import ConfigError
 from s1cli.llm import ModelRef, api_key, parse_model_ref
-from s1cli.llm.accounting import Budget, BudgetExceeded, Ledger
+from s1cli.llm.accounting import Ledger, SpendCap, SpendCapReached
 from s1cli.llm.anthropic import AnthropicBackend
 from s1cli.llm.base import FatalRemoteError, Request, Usage, cache_scope
 from s1cli.llm.batch import BatchRunner
@@ -35,7 +35,7 @@ def make_client(api: FakeAPI, tmp_path, *, backend=None, limit=None, retry=FAST,
     prices = PriceTable()
     backend = backend or AnthropicBackend(KEY, base_url=api.url, timeout=timeout)
     return Client(backend, cache=ResponseCache(tmp_path / "cache.sqlite"), ledger=Ledger(prices),
-                  budget=Budget(limit, prices), retry=retry, log=RequestLog(tmp_path / "log.jsonl", [KEY]))
+                  budget=SpendCap(limit, prices), retry=retry, log=RequestLog(tmp_path / "log.jsonl", [KEY]))
 
 
 @pytest.fixture
@@ -133,7 +133,7 @@ def test_replies_from_another_server_are_cached_apart(api, tmp_path):
 def test_budget_never_lets_spending_pass_the_limit(api, tmp_path):
     client = make_client(api, tmp_path, limit=0.004)
     answered = 0
-    with pytest.raises(BudgetExceeded, match=r"stopped before --max-cost 0\.004 USD"):
+    with pytest.raises(SpendCapReached, match=r"stopped before --max-cost 0\.004 USD"):
         for i in range(100):
             client.ask(request(f"question {i} <<yes>>"))
             answered += 1
@@ -147,7 +147,7 @@ def test_budget_never_lets_spending_pass_the_limit(api, tmp_path):
 def test_unknown_prices_block_a_budget_but_not_a_plain_run(api, tmp_path):
     client = make_client(api, tmp_path, limit=1.0)
     unpriced = Request.make("my-model", [{"role": "user", "content": "x"}], 16)
-    with pytest.raises(BudgetExceeded):
+    with pytest.raises(SpendCapReached):
         client.ask(unpriced)
     free = make_client(api, tmp_path)
     free.ask(unpriced)
@@ -251,7 +251,7 @@ def test_batch_budget_submits_only_what_fits(api, tmp_path):
     client = make_client(api, tmp_path, limit=0.0015)
     requests = {r.key("anthropic"): r for r in (request(f"m{i} <<yes>>") for i in range(10))}
     runner = runner_for(api, tmp_path, client=client)
-    with pytest.raises(BudgetExceeded, match="batch request"):
+    with pytest.raises(SpendCapReached, match="batch request"):
         runner.run(requests)
     submitted = sum(api.submissions.values())
     assert 0 < submitted < 10 and client.ledger.total_cost() <= 0.0015

@@ -8,31 +8,18 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from ..errors import ConfigError, RemoteError, S1Error
-from ..grading import cached_ask
-from ..llm import BACKENDS, api_key
-from ..llm.cache import default_cache_path
-from ..llm.client import RetryPolicy
+from ..errors import ConfigError
+from ..llm import BACKENDS
 from ..llm.prices import PriceTable
-from ..llm.session import LLMSession, SessionOptions
-from ..msc import LabelSet, agreement, all_classes, candidates, distribution
-from ..msc_llm import (
-    OUTPUT_COLUMNS,
-    LLMClassifier,
-    LocalClassifier,
-    MSCResult,
-    estimate,
-    labelled,
-    run_batched,
-    run_direct,
-    run_local,
-)
+from ..llm.rows import RowJob
+from ..msc import OUTPUT_COLUMNS, LabelSet, agreement, all_classes, candidates, distribution, labelled
+from ..msc_llm import LLMClassifier, LocalClassifier, classifier_calls, estimate, run_local
 from ..msc_offline import OfflineClassifier
 from ..refs import ModelRef, parse_model_ref
-from ..schema import KEY_COLUMNS, Renames, row_key
-from ..table import EXTENSIONS, STDIO, ResumableWriter, display_name, read_rows, table_format, write_table
+from ..schema import KEY_COLUMNS, Renames
+from ..table import display_name, read_rows, table_format
 from . import options
-from .grade import _batch_reporter, _money, _print_usage, side_path
+from .model_calls import ApiOptions, note_resume, print_estimates, run_calls, write_disagreements
 from .ui import info, progress, settings
 
 EXAMPLES = """Examples:
@@ -120,231 +107,112 @@ def classify_msc(
     if compare is not None and compare in OUTPUT_COLUMNS:
         raise ConfigError(f"--compare {compare}: this run writes {compare!r}; rename the existing labels as they are "
                           f"read, e.g. --map old_{compare}={compare} --compare old_{compare}")
-    price_table = _check_api_options(spec, classifier, dest, batch=batch, max_cost=max_cost, prices=prices)
-    if spec.kind == "api" and not dry_run:
-        api_key(spec.ref.backend, base_url=base_url)
-    rows = read_rows(source, require=[question_column], renames=Renames.parse(map_))
-    if compare is not None and not any(compare in row for row in rows):
-        raise ConfigError(f"--compare {compare}: no row of {display_name(source)} has a column {compare!r}")
-    run = Run(ctx, source, dest, rows, labels, question_column, overwrite)
-    if spec.kind == "offline":
-        run.offline(dry_run)
-    elif spec.kind == "local":
-        run.local(spec.local, dry_run=dry_run, max_tokens=max_tokens, batch_size=batch_size, dtype=dtype, device=device)
-    else:
-        # Nothing is created (cache, log) until the options and the whole input have passed their checks.
-        session = LLMSession(SessionOptions(
-            cache_path=cache or default_cache_path(), prices=price_table, max_cost=max_cost,
-            retry=RetryPolicy(attempts=retries, base=backoff), timeout=timeout, base_url=base_url,
-            log_path=None if dest == STDIO else side_path(dest, "llm-log.jsonl"), offline=dry_run))
-        try:
-            run.api(session, LLMClassifier(spec.ref, labels, max_tokens=max_tokens), dry_run=dry_run, batch=batch,
-                    concurrency=concurrency, poll_interval=poll_interval)
-        finally:
-            session.close()
-    if not dry_run:
-        run.report(compare)
-    run.raise_if_incomplete()
-
-
-def _check_api_options(spec: ClassifierSpec, classifier: str, dest: str, *, batch: bool, max_cost: float | None,
-                       prices: Path | None) -> PriceTable | None:
-    """The options that only API classifiers take; returns the price table they use."""
+    api = ApiOptions(base_url=base_url, concurrency=concurrency, batch=batch, poll_interval=poll_interval,
+                     max_cost=max_cost, dry_run=dry_run, cache=cache, prices=prices, retries=retries,
+                     backoff=backoff, timeout=timeout)
     if spec.kind != "api":
         for flag, given in (("--batch", batch), ("--max-cost", max_cost is not None)):
             if given:
                 raise ConfigError(f"{flag} applies to API classifiers (anthropic:MODEL, openai:MODEL), "
                                   f"not {classifier}")
-        return None
-    if batch:
-        if dest == STDIO:
-            raise ConfigError("--batch needs an output file (the batch ids are saved beside it), not -")
-        if spec.ref.backend != "anthropic":
-            raise ConfigError("--batch works with anthropic classifiers only (OpenAI-compatible models are called "
-                              "directly)")
-    price_table = PriceTable.load(prices)
-    if max_cost is not None and price_table.lookup(spec.ref.backend, spec.ref.model) is None:
-        raise ConfigError(f"--max-cost: no price for {spec.ref}; add one with --prices FILE, "
-                          f'e.g. {{"{spec.ref}": {{"input": 3.0, "output": 15.0}}}}')
-    return price_table
-
-
-class Run:
-    """One command run: the rows still to label, the writer, and the report at the end."""
-
-    def __init__(self, ctx: typer.Context, source: str, dest: str, rows: list[dict], labels: LabelSet,
-                 question_column: str, overwrite: bool) -> None:
-        self.ctx, self.source, self.dest, self.rows, self.labels = ctx, source, dest, rows, labels
-        self.question_column = question_column
-        self.overwrite = overwrite
-        self.written: list[dict] = []  # kept only when writing to stdout, for the report
-        self.stats = None
-        self.todo = 0
-
-    def _question(self, row: dict) -> str:
-        return str(row.get(self.question_column) or "")
-
-    def _todo(self, writer: ResumableWriter) -> list[dict]:
-        todo = [row for row in self.rows if not writer.has(row_key(row))]
-        self.todo = len(todo)
-        if writer.resumed:
-            done = len(self.rows) - len(todo)
-            info(self.ctx, f"resuming: {done:,} of {len(self.rows):,} rows already in "
-                           f"{display_name(self.dest, writing=True)}")
-        return todo
-
-    def _write(self, writer: ResumableWriter):
-        def write(result: MSCResult, row: dict) -> None:
-            out = labelled(row, result, self.labels)
-            writer.write(out)
-            if self.dest == STDIO:
-                self.written.append(out)
-
-        return write
-
-    def offline(self, dry_run: bool) -> None:
-        if dry_run:
-            info(self.ctx, f"dry run: the offline classifier would label {len(self.rows):,} rows; it calls nothing")
-            return
-        model = OfflineClassifier(self.labels)
-        writer = ResumableWriter(self.dest, resume=not self.overwrite)
-        todo = self._todo(writer)
-        with writer, progress(self.ctx, "classifying", len(todo)) as advance:
-            write = self._write(writer)
-            for row in todo:
-                question = self._question(row)
-                if question.strip():
-                    scored = model.classify(question)
-                    write(MSCResult(scored.code, scored.detail()), row)
-                else:
-                    write(MSCResult(None, "empty question"), row)
-                advance(1)
-        info(self.ctx, f"labelled {len(todo):,} rows into {display_name(self.dest, writing=True)} (offline)")
-
-    def local(self, ref: str, *, dry_run: bool, max_tokens: int, batch_size: int, dtype: str, device: str) -> None:
-        if dry_run:
-            info(self.ctx, f"dry run: {ref} would label {len(self.rows):,} rows locally; it calls nothing")
-            return
-        from ..engines import load_engine
-
+    price_table = api.check([spec.ref], dest, role="classifiers") if spec.kind == "api" else None
+    rows = read_rows(source, require=[question_column], renames=Renames.parse(map_))
+    if compare is not None and not any(compare in row for row in rows):
+        raise ConfigError(f"--compare {compare}: no row of {display_name(source)} has a column {compare!r}")
+    if dry_run:
+        _dry_run(ctx, spec, rows, labels, question_column, api, price_table, dest, max_tokens=max_tokens)
+        return
+    job = RowJob(rows, dest, overwrite=overwrite, done="labelled", undone="unlabelled")
+    if spec.kind == "offline":
+        note_resume(ctx, job)
+        model = OfflineClassifier(labels)
+        with job, progress(ctx, "classifying", len(job.todo)) as advance:
+            job.each(lambda row: labelled(row, model.result(str(row.get(question_column) or "")), labels), advance)
+    elif spec.kind == "local":
+        _run_local(ctx, job, spec.local, labels, question_column, max_tokens=max_tokens, batch_size=batch_size,
+                   dtype=dtype, device=device)
+    else:
+        session = api.session(price_table, dest)
         try:
-            engine = load_engine(ref, dtype=dtype, device=device)
-        except ConfigError as exc:  # the engines name their option --model; here it is --classifier
-            raise ConfigError(str(exc).replace("--model ", "--classifier ", 1)) from None
-        try:
-            model = LocalClassifier(engine, self.labels, max_tokens=max_tokens)
-            writer = ResumableWriter(self.dest, resume=not self.overwrite)
-            todo = self._todo(writer)
-            with writer, progress(self.ctx, "classifying", len(todo)) as advance:
-                self.stats = run_local(todo, model, self.question_column, self._write(writer), batch_size=batch_size,
-                                       advance=advance)
+            calls = classifier_calls(LLMClassifier(spec.ref, labels, max_tokens=max_tokens), question_column)
+            run_calls(ctx, job, calls, session, api, description="classifying")
         finally:
-            engine.close()
-        info(self.ctx, f"labelled {self.stats.graded:,} rows into {display_name(self.dest, writing=True)} ({ref})")
+            session.close()
+    info(ctx, f"labelled {job.stats.done:,} rows into {display_name(dest, writing=True)} "
+              f"({'offline' if spec.kind == 'offline' else spec.local or spec.ref})")
+    out = job.output()
+    _print_distribution(ctx, out, labels)
+    if compare is not None:
+        _report_agreement(ctx, dest, out, compare, question_column)
+    job.raise_if_incomplete()
 
-    def api(self, session: LLMSession, model: LLMClassifier, *, dry_run: bool, batch: bool, concurrency: int,
-            poll_interval: float) -> None:
-        client = session.client(model.ref)
-        if dry_run:
-            self._print_estimate(estimate((self._question(r) for r in self.rows), model, client, batch=batch), batch)
-            return
-        writer = ResumableWriter(self.dest, resume=not self.overwrite)
-        todo = self._todo(writer)
-        status = "interrupted"
-        try:
-            with writer, progress(self.ctx, "classifying", len(todo)) as advance:
-                write = self._write(writer)
-                if batch:
-                    runner = session.batch_runner(model.ref, side_path(self.dest, "batches.json"),
-                                                  poll_interval=poll_interval, on_progress=_batch_reporter(self.ctx))
-                    ask = cached_ask("msc", client, runner)
-                    self.stats = run_batched(todo, lambda row: model.classify(self._question(row), ask), runner, write,
-                                             advance=advance)
-                else:
-                    self.stats = run_direct(todo, lambda row: model.classify(self._question(row), client.ask), write,
-                                            concurrency=concurrency, advance=advance)
-            status = "stopped" if self.stats.stopped else ("incomplete" if self.stats.failed else "completed")
-        except S1Error:
-            status = "failed"
-            raise
-        finally:
-            if self.dest != STDIO:
-                session.record_run(side_path(self.dest, "cost.json"), status=status,
-                                   details={"rows_classified": self.stats.graded if self.stats else None})
-            _print_usage(self.ctx, session)
-        info(self.ctx, f"labelled {self.stats.graded:,} rows into {display_name(self.dest, writing=True)} "
-                       f"({model.ref})")
 
-    def _print_estimate(self, entry, batch: bool) -> None:
-        table = Table(title=f"dry run: {len(self.rows):,} rows, nothing sent" + (" (batch prices)" if batch else ""))
-        for column in ("model", "calls", "cached", "input tokens (est.)", "cost (input only)", "cost (at most)"):
-            table.add_column(column, justify="left" if column == "model" else "right")
-        table.add_row(entry.model, f"{entry.calls:,}", f"{entry.cached:,}", f"{entry.input_tokens:,}",
-                      _money(entry.cost_low), _money(entry.cost_high))
-        settings(self.ctx).console.print(table)
-        info(self.ctx, f"would send {entry.calls:,} calls; estimated cost at most {_money(entry.cost_high)} (every "
-                       "reply at --max-tokens; an invalid answer adds one follow-up call)")
+def _dry_run(ctx: typer.Context, spec: ClassifierSpec, rows: list[dict], labels: LabelSet, question_column: str,
+             api: ApiOptions, prices: PriceTable | None, dest: str, *, max_tokens: int) -> None:
+    if spec.kind == "offline":
+        info(ctx, f"dry run: the offline classifier would label {len(rows):,} rows; it calls nothing")
+        return
+    if spec.kind == "local":
+        info(ctx, f"dry run: {spec.local} would label {len(rows):,} rows locally; it calls nothing")
+        return
+    session = api.session(prices, dest)
+    try:
+        model = LLMClassifier(spec.ref, labels, max_tokens=max_tokens)
+        entry = estimate((str(r.get(question_column) or "") for r in rows), model, session.client(spec.ref),
+                         batch=api.batch)
+    finally:
+        session.close()
+    print_estimates(ctx, len(rows), [entry], batch=api.batch, label_column=None,
+                    follow_up="an invalid answer adds one follow-up call")
 
-    # ---------------------------------------------------------------------------------- the end
 
-    def _output(self) -> list[dict]:
-        if self.dest == STDIO:
-            return self.written
-        return read_rows(self.dest, unique=False, allow_empty=True)
+def _run_local(ctx: typer.Context, job: RowJob, ref: str, labels: LabelSet, question_column: str, *, max_tokens: int,
+               batch_size: int, dtype: str, device: str) -> None:
+    from ..engines import load_engine
 
-    def report(self, compare: str | None) -> None:
-        out = self._output()
-        self._print_distribution(out)
-        if compare is not None:
-            self._report_agreement(out, compare)
+    try:
+        engine = load_engine(ref, dtype=dtype, device=device)
+    except ConfigError as exc:  # the engines name their option --model; here it is --classifier
+        raise ConfigError(str(exc).replace("--model ", "--classifier ", 1)) from None
+    try:
+        model = LocalClassifier(engine, labels, max_tokens=max_tokens)
+        note_resume(ctx, job)
+        with job, progress(ctx, "classifying", len(job.todo)) as advance:
+            job.stats = run_local(job.todo, model, question_column, job.write, batch_size=batch_size, advance=advance)
+    finally:
+        engine.close()
 
-    def _print_distribution(self, out: list[dict]) -> None:
-        s = settings(self.ctx)
-        if s.quiet:
-            return
-        dist = distribution(row.get("msc") for row in out)
-        table = Table(title=f"MSC classes of {dist.total:,} rows")
-        for column in ("code", "class", "rows", "share"):
-            table.add_column(column, justify="right" if column in ("rows", "share") else "left")
-        for code, count in sorted(dist.counts.items(), key=lambda item: (-item[1], item[0])):
-            name = self.labels.name(code) or EVERY_CLASS.name(code) or ""
-            table.add_row(code, name, f"{count:,}", f"{count / dist.total:.1%}")
-        if dist.unlabelled:
-            table.add_row("—", "no valid code (see msc_detail)", f"{dist.unlabelled:,}",
-                          f"{dist.unlabelled / dist.total:.1%}")
-        s.console.print(table)
-        info(self.ctx, f"{len(dist.counts)} of {len(self.labels)} candidate classes used")
 
-    def _report_agreement(self, out: list[dict], column: str) -> None:
-        result = agreement([row.get("msc") for row in out], [row.get(column) for row in out])
-        rate = "n/a" if result.rate is None else f"{result.rate:.1%}"
-        info(self.ctx, f"agreement with {column}: {rate} ({result.agreed:,} of {result.compared:,} rows)")
-        if result.missing:
-            info(self.ctx, f"  {result.missing:,} rows without a label on one side were not compared")
-        if result.unreadable:
-            info(self.ctx, f"  {result.unreadable:,} values of {column} are not MSC codes or titles and were skipped")
-        for (ours, theirs), count in result.confusions.most_common(5):
-            info(self.ctx, f"  msc {ours} where {column} says {theirs}: {count:,} rows")
-        if self.dest == STDIO:
-            return
-        keep = [*KEY_COLUMNS, self.question_column, column, *OUTPUT_COLUMNS]
-        rows = [{c: out[i][c] for c in keep if c in out[i]} for i in result.disagreeing]
-        ext = next((e for e in sorted(EXTENSIONS, key=len, reverse=True) if self.dest.lower().endswith(e)), ".jsonl")
-        path = side_path(self.dest, f"disagreements{ext}")
-        write_table(path, rows)
-        info(self.ctx, f"wrote {len(rows):,} disagreeing rows to {path}")
+def _print_distribution(ctx: typer.Context, out: list[dict], labels: LabelSet) -> None:
+    s = settings(ctx)
+    if s.quiet:
+        return
+    dist = distribution(row.get("msc") for row in out)
+    table = Table(title=f"MSC classes of {dist.total:,} rows")
+    for column in ("code", "class", "rows", "share"):
+        table.add_column(column, justify="right" if column in ("rows", "share") else "left")
+    for code, count in sorted(dist.counts.items(), key=lambda item: (-item[1], item[0])):
+        name = labels.name(code) or EVERY_CLASS.name(code) or ""
+        table.add_row(code, name, f"{count:,}", f"{count / dist.total:.1%}")
+    if dist.unlabelled:
+        table.add_row("—", "no valid code (see msc_detail)", f"{dist.unlabelled:,}",
+                      f"{dist.unlabelled / dist.total:.1%}")
+    s.console.print(table)
+    info(ctx, f"{len(dist.counts)} of {len(labels)} candidate classes used")
 
-    def raise_if_incomplete(self) -> None:
-        stats = self.stats
-        if stats is None:
-            return
-        if stats.stopped:
-            left = self.todo - stats.graded - stats.failed
-            raise S1Error(f"{stats.stopped}; {left:,} rows left unlabelled; rerun with a higher --max-cost to continue "
-                          "(answered rows are cached)")
-        if stats.failed:
-            raise RemoteError(f"{stats.failed:,} rows not labelled ({stats.first_error}); rerun the same command to "
-                              "retry them (answered rows are cached)")
+
+def _report_agreement(ctx: typer.Context, dest: str, out: list[dict], column: str, question_column: str) -> None:
+    result = agreement([row.get("msc") for row in out], [row.get(column) for row in out])
+    rate = "n/a" if result.rate is None else f"{result.rate:.1%}"
+    info(ctx, f"agreement with {column}: {rate} ({result.agreed:,} of {result.compared:,} rows)")
+    if result.missing:
+        info(ctx, f"  {result.missing:,} rows without a label on one side were not compared")
+    if result.unreadable:
+        info(ctx, f"  {result.unreadable:,} values of {column} are not MSC codes or titles and were skipped")
+    for (ours, theirs), count in result.confusions.most_common(5):
+        info(ctx, f"  msc {ours} where {column} says {theirs}: {count:,} rows")
+    keep = [*KEY_COLUMNS, question_column, column, *OUTPUT_COLUMNS]
+    write_disagreements(ctx, dest, [{c: out[i][c] for c in keep if c in out[i]} for i in result.disagreeing])
 
 
 def register(app: typer.Typer) -> None:

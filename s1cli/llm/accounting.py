@@ -2,7 +2,7 @@
 
 The budget never lets spending pass its limit: before a request is sent, its worst case (estimated
 input tokens plus every allowed output token, at the model's price) is reserved; a request whose
-reservation would pass the limit is not sent (``BudgetExceeded``), and the reservation is replaced
+reservation would pass the limit is not sent (``SpendCapReached``), and the reservation is replaced
 by the real cost when the reply arrives. Concurrent and batched requests reserve alike.
 """
 
@@ -23,7 +23,7 @@ CHARS_PER_TOKEN = 3
 TOKENS_PER_MESSAGE = 8
 
 
-class BudgetExceeded(S1Error):
+class SpendCapReached(S1Error):
     """The next request could pass --max-cost; nothing more is sent."""
 
 
@@ -85,7 +85,7 @@ class Ledger:
         return None if any(c is None for c in costs) else sum(c for c in costs if c is not None)
 
 
-class Budget:
+class SpendCap:
     """A spending limit in USD for one run, shared by every thread and batch."""
 
     def __init__(self, limit: float | None, prices: PriceTable) -> None:
@@ -102,10 +102,10 @@ class Budget:
         return cost
 
     def reserve(self, amount: float) -> float:
-        """Hold ``amount`` for a request about to be sent, or raise BudgetExceeded."""
+        """Hold ``amount`` for a request about to be sent, or raise SpendCapReached."""
         with self._lock:
             if self.limit is not None and self.spent + self.reserved + amount > self.limit:
-                raise BudgetExceeded(
+                raise SpendCapReached(
                     f"stopped before --max-cost {self.limit:g} USD: spent {self.spent:.4f} USD, and the next "
                     f"request could cost up to {amount:.4f} USD")
             self.reserved += amount

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from .accounting import BudgetExceeded
+from .accounting import SpendCapReached
 from .anthropic import AnthropicBackend, BatchStatus
 from .base import Request
 from .client import Client
@@ -76,7 +76,7 @@ class BatchRunner:
     def run(self, requests: dict[str, Request]) -> None:
         """Get a reply into the cache for every request, or record why not in ``failures``.
 
-        Raises BudgetExceeded (after collecting whatever was submitted) when --max-cost leaves no
+        Raises SpendCapReached (after collecting whatever was submitted) when --max-cost leaves no
         room for the rest.
         """
         self.resume()
@@ -125,14 +125,14 @@ class BatchRunner:
         for key, request in items:
             try:
                 reserved += budget.reserve(budget.worst_case(name, request, batch=True))
-            except BudgetExceeded:
+            except SpendCapReached:
                 break
             fitting.append((key, request))
         return fitting, reserved
 
-    def _over_budget(self, left: int) -> BudgetExceeded:
+    def _over_budget(self, left: int) -> SpendCapReached:
         budget = self.client.budget
-        return BudgetExceeded(f"stopped before --max-cost {budget.limit:g} USD: spent {budget.spent:.4f} USD; "
+        return SpendCapReached(f"stopped before --max-cost {budget.limit:g} USD: spent {budget.spent:.4f} USD; "
                               f"{left} batch request(s) not submitted")
 
     def _wait_and_collect(self, batch_id: str, requests: dict[str, Request], reasons: dict[str, str]) -> set[str]:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import IO, Any, TypeVar
 
 from ..errors import RemoteError
-from .accounting import Budget, Ledger
+from .accounting import Ledger, SpendCap
 from .base import Backend, FatalRemoteError, Request, RequestRejected, Response, TransientError
 from .cache import ResponseCache
 
@@ -79,7 +79,7 @@ class RequestLog:
 
 
 class Client:
-    def __init__(self, backend: Backend, *, cache: ResponseCache | None, ledger: Ledger, budget: Budget,
+    def __init__(self, backend: Backend, *, cache: ResponseCache | None, ledger: Ledger, budget: SpendCap,
                  retry: RetryPolicy = RetryPolicy(), log: RequestLog | None = None,
                  sleep: Callable[[float], None] = time.sleep, seed: int | None = None) -> None:
         self.backend = backend

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from . import KEY_VARIABLES, ModelRef, api_key, endpoint, make_backend
-from .accounting import Budget, Ledger, ModelUsage
+from .accounting import Ledger, ModelUsage, SpendCap
 from .base import Request, Response, cache_scope
 from .batch import BatchProgress, BatchRunner
 from .cache import ResponseCache
@@ -54,7 +54,7 @@ class LLMSession:
         self.environ = environ
         self.cache = ResponseCache(options.cache_path) if options.cache_path else None
         self.ledger = Ledger(options.prices)
-        self.budget = Budget(options.max_cost, options.prices)
+        self.budget = SpendCap(options.max_cost, options.prices)
         secrets = [environ.get(v, "") for v in KEY_VARIABLES.values()]
         self.log = RequestLog(None if options.offline else options.log_path, secrets)
         self.started = time.time()
