@@ -5,7 +5,9 @@
   OpenAI-compatible chat server (plain HTTP).
 - ``client``: cache → budget → retries → accounting → request log, in one ``Client.ask``.
 - ``batch``: Message Batches with a resumable state file; ``cache``: the SQLite response cache;
-  ``prices`` and ``accounting``: one price table, per-model usage, ``--max-cost``.
+  ``prices`` and ``accounting``: one price table, per-model usage, the ``--max-cost`` spending cap.
+- ``session``: what one command run shares across its calls; ``rows``: model calls over table rows
+  (resume, direct or batched, cost record), the runner every such command uses.
 
 API keys come from the environment only (``ANTHROPIC_API_KEY``, ``OPENAI_API_KEY``), are handed
 straight to the backend, and are never written to outputs, caches or logs.

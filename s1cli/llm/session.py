@@ -61,25 +61,17 @@ class LLMSession:
         self._backends: dict[str, Any] = {}
         self._clients: dict[str, Client] = {}
 
-    def check_keys(self, refs: list[ModelRef]) -> None:
-        """Fail fast, before any work, when a key is missing (the message names the variable)."""
-        for ref in refs:
-            api_key(ref.backend, base_url=self._base_url(ref), environ=self.environ)
-
-    def _base_url(self, ref: ModelRef) -> str | None:
-        return self.options.base_url
-
     def client(self, ref: ModelRef) -> Client:
         name = str(ref)
         if name not in self._clients:
             if self.options.offline:
-                url = endpoint(ref.backend, self._base_url(ref), self.environ)
+                url = endpoint(ref.backend, self.options.base_url, self.environ)
                 backend = OfflineBackend(ref.backend, cache_scope(ref.backend, url))
             else:
                 backend = self._backends.get(ref.backend)
                 if backend is None:
-                    key = api_key(ref.backend, base_url=self._base_url(ref), environ=self.environ)
-                    backend = make_backend(ref, key=key, base_url=self._base_url(ref), timeout=self.options.timeout,
+                    key = api_key(ref.backend, base_url=self.options.base_url, environ=self.environ)
+                    backend = make_backend(ref, key=key, base_url=self.options.base_url, timeout=self.options.timeout,
                                            environ=self.environ)
                     self._backends[ref.backend] = backend
             self._clients[name] = Client(backend, cache=self.cache, ledger=self.ledger, budget=self.budget,
