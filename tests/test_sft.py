@@ -289,6 +289,29 @@ def test_preflight_only_reports_and_writes_nothing(tmp_path, rows_file, tiny_mod
     assert dropped.exit_code == 0 and "dropped (--long-rows drop)" in dropped.stderr
 
 
+def test_accelerate_cpu_on_a_gpu_host_is_reported_as_it_trains(tmp_path, rows_file, tiny_model, monkeypatch):
+    """`accelerate launch --cpu` on a GPU host (one with bf16 and flash-attention, faked) trains in fp32
+    with per-example SDPA, and the preflight report describes that run, not the GPU's."""
+    from s1cli.training.attention import SEGMENT_SDPA
+    from s1cli.training.trainer import Device, decide_device
+
+    def preflight() -> str:
+        result = run_s1("sft", rows_file, tmp_path / "out", "--model", f"hf:{tiny_model}", "--preflight-only")
+        assert result.exit_code == 0, result.stderr
+        return result.stderr
+
+    monkeypatch.setenv("ACCELERATE_USE_CPU", "1")
+    on_cpu = preflight()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *args, **kwargs: True)
+    monkeypatch.setattr("transformers.utils.is_flash_attn_2_available", lambda: True)
+    assert decide_device("auto") == Device(cpu=True, precision="fp32", attention=SEGMENT_SDPA)
+    assert "attention: SDPA per example" in on_cpu and preflight() == on_cpu  # memory too: fp32's
+    monkeypatch.delenv("ACCELERATE_USE_CPU")
+    assert decide_device("auto") == Device(cpu=False, precision="bf16", attention="flash_attention_2")
+    assert decide_device("fp32").precision == "fp32"
+
+
 def one_error_line(result) -> str:
     assert result.exit_code == 2, (result.stdout, result.stderr)
     lines = result.stderr.strip().splitlines()

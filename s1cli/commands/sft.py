@@ -9,7 +9,7 @@ import typer
 from rich.text import Text
 
 from .. import __version__
-from ..engines.base import eos_ids_of, parse_model_ref
+from ..engines.base import parse_model_ref
 from ..errors import ConfigError
 from ..schema import Renames
 from ..table import read_rows
@@ -97,14 +97,14 @@ def sft_command(
     Multi-GPU: `accelerate launch -m s1cli.cli sft ...` with an FSDP or DeepSpeed config.
     """
     from ..training.config import SFTConfig
-    from ..training.data import build_examples
+    from ..training.data import build_examples, load_tokenizer
     from ..training.preflight import ModelShape, build_report, describe_attention
     from ..training.trainer import (
         Reporter,
-        attention_implementation,
         check_liger,
         check_out_dir,
         clear_out_dir,
+        decide_device,
         shards_for_states,
         train,
         world,
@@ -139,15 +139,10 @@ def sft_command(
                                         long_rows=config.long_rows, source=source, system=system,
                                         answer_prefix=answer_prefix, eos_ids=eos_ids)
     processes, main = world()
-    import torch
-    from transformers.utils import is_flash_attn_2_available
-
-    cuda = torch.cuda.is_available()
-    flash = cuda and is_flash_attn_2_available()
-    bf16 = config.precision == "bf16" or (config.precision == "auto" and cuda and torch.cuda.is_bf16_supported())
+    device = decide_device(config.precision)
     report = build_report(prepared, renderer, config, source=source, rows=rows, world_size=processes,
-                          shape=ModelShape.from_pretrained(ref.model), attention=describe_attention(
-                              attention_implementation(flash)), shards=shards_for_states(), bf16=bf16)
+                          shape=ModelShape.from_pretrained(ref.model), attention=describe_attention(device.attention),
+                          shards=shards_for_states(), bf16=device.precision == "bf16")
     if main:
         show_report(ctx, report)
     if preflight_only:
@@ -186,27 +181,6 @@ def sft_command(
                   f", loss {result.first_loss:.4f} → {result.last_loss:.4f}")
         info(ctx, f"trained {result.steps:,} steps{losses}, {rate:,.0f} tok/s; wrote {out_dir} "
                   f"(use it with: s1 generate IN OUT --model hf:{out_dir} --format {fmt.name})")
-
-
-def load_tokenizer(name: str) -> tuple[object, list[int]]:
-    """The base model's tokenizer and the token ids generation stops on (its generation config's)."""
-    from transformers import AutoTokenizer, GenerationConfig
-
-    path = Path(name).expanduser()
-    looks_local = name.startswith((".", "/", "~")) or name.count("/") != 1
-    if not path.exists() and looks_local:
-        raise ConfigError(f"--model hf:{name}: no such model directory")
-    where = str(path) if path.exists() else name
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(where)
-    except (OSError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"--model hf:{name}: cannot load its tokenizer ({first})") from None
-    try:
-        generation = GenerationConfig.from_pretrained(where)
-    except (OSError, ValueError):
-        generation = None
-    return tokenizer, eos_ids_of(tokenizer, generation)
 
 
 def show_report(ctx: typer.Context, report) -> None:

@@ -22,10 +22,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..engines.base import eos_ids_of
 from ..errors import ConfigError, InputError
 from ..thinking import ThinkingFormat, build_prompt
 
@@ -206,6 +208,27 @@ def fit_to_block(examples: Sequence[Example], block_size: int, long_rows: str, s
     if not kept:
         raise InputError(f"{source}: every row is longer than --block-size {block_size:,} tokens and was dropped")
     return Prepared(kept, [len(ex) for ex in examples], truncated, dropped)
+
+
+def load_tokenizer(name: str) -> tuple[object, list[int]]:
+    """The base model's tokenizer and the token ids generation stops on (its generation config's)."""
+    from transformers import AutoTokenizer, GenerationConfig
+
+    path = Path(name).expanduser()
+    looks_local = name.startswith((".", "/", "~")) or name.count("/") != 1
+    if not path.exists() and looks_local:
+        raise ConfigError(f"--model hf:{name}: no such model directory")
+    where = str(path) if path.exists() else name
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(where)
+    except (OSError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"--model hf:{name}: cannot load its tokenizer ({first})") from None
+    try:
+        generation = GenerationConfig.from_pretrained(where)
+    except (OSError, ValueError):
+        generation = None
+    return tokenizer, eos_ids_of(tokenizer, generation)
 
 
 def build_examples(rows: Sequence[Mapping[str, Any]], tokenizer: Any, fmt: ThinkingFormat, *, block_size: int,

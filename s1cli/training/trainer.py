@@ -84,19 +84,33 @@ def world() -> tuple[int, bool]:
 
 def check_liger() -> None:
     """Fail early, in one line, when ``--liger`` cannot work here."""
-    import torch
-
     try:
         import liger_kernel.transformers  # noqa: F401
     except ImportError:
         raise ConfigError("--liger needs the liger-kernel package: pip install liger-kernel (CUDA GPUs only)") from None
-    if not torch.cuda.is_available():
+    if _use_cpu():
         raise ConfigError("--liger needs a CUDA GPU (liger-kernel's fused cross-entropy is a Triton kernel)")
 
 
-def attention_implementation(flash: bool) -> str:
-    """flash-attention 2 (varlen) when installed on a GPU, else per-example SDPA (``attention.py``)."""
-    return "flash_attention_2" if flash else register_segment_sdpa()
+@dataclass(frozen=True)
+class Device:
+    cpu: bool  # CPU processes, else one GPU each
+    precision: str  # bf16 (autocast over fp32 master weights) or fp32
+    attention: str  # the model's attn_implementation
+
+
+def decide_device(precision: str) -> Device:
+    """How a run computes, decided here alone so the preflight report describes what ``train`` does:
+    bf16 on GPUs that have it (unless --precision says), flash-attention 2 (varlen) when installed on
+    a GPU, else per-example SDPA (``attention.py``), which runs anywhere."""
+    import torch
+    from transformers.utils import is_flash_attn_2_available
+
+    cpu = _use_cpu()
+    if precision == "auto":
+        precision = "bf16" if not cpu and torch.cuda.is_bf16_supported() else "fp32"
+    attention = "flash_attention_2" if not cpu and is_flash_attn_2_available() else register_segment_sdpa()
+    return Device(cpu=cpu, precision=precision, attention=attention)
 
 
 def compile_layers(model: Any) -> int:
@@ -139,26 +153,21 @@ def train(config: SFTConfig, examples: Sequence[Example], tokenizer: Any, out_di
     from accelerate import Accelerator
     from accelerate.utils import DistributedType, set_seed
     from transformers import AutoConfig, AutoModelForCausalLM, get_cosine_schedule_with_warmup
-    from transformers.utils import is_flash_attn_2_available
 
     reporter = reporter or Reporter()
     out_dir = Path(out_dir)
 
     # -- 1. processes and precision: bf16 autocast over fp32 master weights on GPUs that have it
-    cpu = _use_cpu()
-    cuda = not cpu
-    precision = config.precision
-    if precision == "auto":
-        precision = "bf16" if cuda and torch.cuda.is_bf16_supported() else "fp32"
-    accelerator = Accelerator(cpu=cpu, mixed_precision="bf16" if precision == "bf16" else "no")
+    device = decide_device(config.precision)
+    accelerator = Accelerator(cpu=device.cpu, mixed_precision="bf16" if device.precision == "bf16" else "no")
     main = accelerator.is_main_process
     say = reporter.note if main else (lambda message: None)
     set_seed(config.seed)
 
     # -- 2. the model: fp32 weights; attention that keeps packed examples apart (see attention.py)
     saved_dtype = getattr(AutoConfig.from_pretrained(config.model), "dtype", None)
-    attention = attention_implementation(cuda and is_flash_attn_2_available())
-    model = AutoModelForCausalLM.from_pretrained(config.model, dtype=torch.float32, attn_implementation=attention)
+    model = AutoModelForCausalLM.from_pretrained(config.model, dtype=torch.float32,
+                                                 attn_implementation=device.attention)
     model.config.use_cache = False
     if config.gradient_checkpointing:
         kwargs = {"use_reentrant": False}
