@@ -6,8 +6,8 @@ per-row work given one ``ask`` per label, and how a row's result becomes its out
 ``RowJob`` owns the rest: the rows a resumed output still lacks, direct calls ``concurrency`` at a
 time or rounds of Message Batches, the rows kept for the report when writing to stdout, the run's
 usage and cost appended to ``OUT-stem.cost.json``, and the stop/fail errors that tell the user to
-rerun. Rows are written in input order; a row whose call failed is left out (its paid replies are
-cached), so rerunning the same command finishes the job.
+rerun. Direct calls write rows in input order, batches round by round; a row whose call failed
+is left out (its paid replies are cached), so rerunning the same command finishes the job.
 """
 
 from __future__ import annotations
