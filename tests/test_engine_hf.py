@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from s1cli.engines.base import Request, Sampling, parse_model_ref, stream_seed
+from s1cli.engines.base import Request, Sampling, StreamingEngine, parse_model_ref, stream_seed
 from s1cli.engines.hf import HFEngine
 from s1cli.errors import ConfigError
 from s1cli.forcing import Budget, ForcingTokens
@@ -95,6 +95,7 @@ def test_prompts_use_the_model_tokenizer(stopper):
 
 @pytest.mark.parametrize("slots", [1, 2, 4])
 def test_continuous_batching_admits_waiting_requests_and_changes_no_token(stopper, slots):
+    assert isinstance(stopper, StreamingEngine)  # so ``outcomes`` streams through it
     reqs = requests(stopper, FORMATS["s1"]) * 2  # 12 requests of varied length
     reqs = [Request(f"{r.key}-{i}", r.prompt_ids) for i, r in enumerate(reqs)]
     tokens = ForcingTokens.build(stopper.tokenizer, FORMATS["s1"], BUDGET, stopper.eos_ids)

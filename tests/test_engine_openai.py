@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from fakes.openai_server import CompletionServer
-from s1cli.engines.base import Sampling
+from s1cli.engines.base import Engine, Sampling, StreamingEngine
 from s1cli.engines.hf import HFEngine
 from s1cli.engines.openai import OpenAIEngine
 from s1cli.errors import ConfigError, RemoteError
@@ -67,6 +67,7 @@ def test_a_server_that_returns_only_text_still_works(local, stopper_model):
 
 def test_request_body_carries_stops_seed_and_budget(stopper_model, local):
     engine = OpenAIEngine("m", "http://127.0.0.1:9/v1", local.tokenizer, local.eos_ids)
+    assert isinstance(engine, Engine) and not isinstance(engine, StreamingEngine)  # batched by ``outcomes``
     stop = StopMatcher(local.tokenizer, ["<|im_start|>", "</reasoning>"], local.eos_ids)
     body = engine.body(Continuation([1, 2, 3], 17, stop, "q1/0#think1"), Sampling(temperature=0.5, seed=3))
     assert body["prompt"] == [1, 2, 3] and body["max_tokens"] == 17 and body["model"] == "m"

@@ -14,7 +14,7 @@ import random
 import pytest
 from transformers import AutoTokenizer
 
-from s1cli.engines.base import Request, Sampling, stream_seed
+from s1cli.engines.base import Engine, Request, Sampling, StreamingEngine, stream_seed
 from s1cli.engines.hf import HFEngine
 from s1cli.engines.vllm import (
     ARGS_KEY,
@@ -174,6 +174,7 @@ def preemptions(engine) -> float:
 def test_the_worker_extension_answers_the_collect_call(vllm_stopper):
     assert vllm_stopper.llm.collective_rpc(COLLECT_METHOD, args=(["no-such-slot"], [0])) == [[None]]
     assert vllm_stopper.drivers == ("single", "multi")
+    assert isinstance(vllm_stopper, Engine) and not isinstance(vllm_stopper, StreamingEngine)  # batched by outcomes
 
 
 @needs_vllm

@@ -6,7 +6,7 @@ import hashlib
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from ..errors import ConfigError
 from ..forcing import Budget, Continuation, ForcingTokens, Outcome
@@ -75,6 +75,7 @@ class Request:
     prompt_ids: list[int]
 
 
+@runtime_checkable
 class Engine(Protocol):
     """Generates with budget forcing. ``tokenizer`` is the model's own (prompts and counts)."""
 
@@ -86,14 +87,26 @@ class Engine(Protocol):
     def force(self, requests: Sequence[Request], budget: Budget, tokens: ForcingTokens, sampling: Sampling,
               driver: str) -> list[Outcome]: ...
 
+    # The multi-round driver's step (through ``BoundContinuer``), and plain generation for the local
+    # classifier: each prefix continued to its stop marker (kept) or ``max_tokens``.
+    def continue_batch(self, requests: Sequence[Continuation], sampling: Sampling) -> list[list[int]]: ...
+
     def close(self) -> None: ...
 
 
-class BoundContinuer:
-    """An engine's ``continue_batch(requests, sampling)`` with the sampling fixed: what the
-    multi-round driver (``forcing.multi_round``) calls."""
+@runtime_checkable
+class StreamingEngine(Engine, Protocol):
+    """An engine that batches continuously: ``slots`` sequences in flight, each outcome yielded
+    (with its request index) as it finishes rather than when its batch does."""
 
-    def __init__(self, engine: Any, sampling: Sampling) -> None:
+    def stream(self, requests: Sequence[Request], budget: Budget, tokens: ForcingTokens, sampling: Sampling,
+               driver: str, slots: int) -> Iterator[tuple[int, Outcome]]: ...
+
+
+class BoundContinuer:
+    """An engine's ``continue_batch`` with the sampling fixed: what ``forcing.multi_round`` calls."""
+
+    def __init__(self, engine: Engine, sampling: Sampling) -> None:
         self.engine, self.sampling = engine, sampling
 
     def continue_batch(self, requests: Sequence[Continuation]) -> list[list[int]]:
@@ -104,9 +117,8 @@ def outcomes(engine: Engine, requests: Sequence[Request], budget: Budget, tokens
              sampling: Sampling, driver: str, batch_size: int) -> Iterator[tuple[int, Outcome]]:
     """(request index, outcome) as they finish: continuously batched where the engine streams,
     else ``batch_size`` requests at a time."""
-    stream = getattr(engine, "stream", None)
-    if stream is not None:
-        yield from stream(requests, budget, tokens, sampling, driver, batch_size)
+    if isinstance(engine, StreamingEngine):
+        yield from engine.stream(requests, budget, tokens, sampling, driver, batch_size)
         return
     for start in range(0, len(requests), batch_size):
         chunk = requests[start:start + batch_size]

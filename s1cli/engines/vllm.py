@@ -30,7 +30,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..forcing import LENGTH, Budget, Continuation, Forcer, ForcingTokens, Outcome, StopMatcher, multi_round
-from .base import Request, Sampling, eos_ids_of, stream_seed
+from .base import BoundContinuer, Request, Sampling, eos_ids_of, stream_seed
 
 ARGS_KEY = "s1cli_forcing"  # SamplingParams.extra_args key read by the logits processor
 COLLECT_METHOD = "s1cli_forcing_outcomes"  # the worker extension's method, called by collective_rpc
@@ -268,7 +268,7 @@ class VLLMEngine:
               driver: str = "single") -> list[Outcome]:
         if driver == "single" and single_pass_supported(tokens):
             return self.force_single(requests, budget, tokens, sampling)
-        return multi_round(_Continuer(self, sampling), [r.prompt_ids for r in requests], [r.key for r in requests],
+        return multi_round(BoundContinuer(self, sampling), [r.prompt_ids for r in requests], [r.key for r in requests],
                            budget, tokens)
 
     def force_single(self, requests: Sequence[Request], budget: Budget, tokens: ForcingTokens, sampling: Sampling
@@ -314,10 +314,3 @@ class VLLMEngine:
             replies[i] = list(out.outputs[0].token_ids)
         return replies
 
-
-class _Continuer:
-    def __init__(self, engine: VLLMEngine, sampling: Sampling) -> None:
-        self.engine, self.sampling = engine, sampling
-
-    def continue_batch(self, requests: Sequence[Continuation]) -> list[list[int]]:
-        return self.engine.continue_batch(requests, self.sampling)
