@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from .engines.base import Sampling
+from .engines.base import Engine, Sampling
 from .forcing import Continuation, StopMatcher
 from .llm import ModelRef
 from .llm.base import Request
@@ -95,7 +95,7 @@ class LocalClassifier:
     """A local model (``hf:PATH``, ``vllm:PATH``) run through a generation engine, greedy, with the
     same prompt in the model's chat template and the same retry rule."""
 
-    def __init__(self, engine: Any, labels: LabelSet, *, max_tokens: int = 1024,
+    def __init__(self, engine: Engine, labels: LabelSet, *, max_tokens: int = 1024,
                  conversation: Conversation | None = None) -> None:
         self.engine = engine
         self.labels = labels
