@@ -10,7 +10,6 @@ makes every call after the n-th hang until ``release()`` (to kill a client mid-r
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import threading
@@ -18,8 +17,10 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from .local import JSONHandler, LocalServer
 
 KEY = "sk-test-7f3a9c1e-SECRET-do-not-log"
 
@@ -51,7 +52,7 @@ def digest(body: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
-class FakeAPI:
+class FakeAPI(LocalServer):
     def __init__(self, *, key: str = KEY, reply: Callable[[str, int], str] = default_reply, batch_polls: int = 1):
         self.key = key
         self.reply = reply
@@ -68,26 +69,17 @@ class FakeAPI:
         self._hold_after: int | None = None
         self._released = threading.Event()
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
+        super().__init__(self._handler())
 
     # ------------------------------------------------------------------------------ control
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> FakeAPI:
-        self._thread.start()
-        return self
+        return self.address
 
     def __exit__(self, *exc: Any) -> None:
         self._released.set()
-        self._server.shutdown()
-        self._server.server_close()
+        super().__exit__(*exc)
 
     def fail(self, *faults: Fault) -> None:
         self.faults.extend(faults)
@@ -164,23 +156,8 @@ class FakeAPI:
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         api = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(JSONHandler):
             protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None,
-                      content_type: str = "application/json") -> None:
-                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(data)))
-                for name, value in (headers or {}).items():
-                    self.send_header(name, value)
-                self.end_headers()
-                with contextlib.suppress(OSError):  # the client gave up (timeout): nothing to tell it
-                    self.wfile.write(data)
 
             def _authorised(self) -> bool:
                 given = self.headers.get("x-api-key") or self.headers.get("authorization", "").removeprefix("Bearer ")

@@ -9,35 +9,28 @@ from __future__ import annotations
 
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from s1cli.engines.base import Sampling
 from s1cli.engines.hf import HFEngine
 from s1cli.forcing import Continuation, StopMatcher
 
+from .local import JSONHandler, LocalServer
 
-class CompletionServer:
+
+class CompletionServer(LocalServer):
     def __init__(self, engine: HFEngine, *, echo_token_ids: bool = True) -> None:
         self.engine, self.echo_token_ids = engine, echo_token_ids
         self.faults: list[int] = []
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self._lock = threading.Lock()
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._http.serve_forever, daemon=True)
+        super().__init__(self._handler())
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._http.server_address[1]}/v1"
-
-    def __enter__(self) -> CompletionServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self._http.shutdown()
-        self._http.server_close()
+        return f"{self.address}/v1"
 
     def complete(self, body: dict[str, Any]) -> dict[str, Any]:
         tokenizer = self.engine.tokenizer
@@ -63,10 +56,7 @@ class CompletionServer:
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:  # keep test output clean
-                pass
-
+        class Handler(JSONHandler):
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 with server._lock:
@@ -74,18 +64,10 @@ class CompletionServer:
                     server.headers.append(dict(self.headers))
                     fault = server.faults.pop(0) if server.faults else None
                 if fault:
-                    self._reply(fault, {"error": {"message": f"injected fault {fault}"}})
+                    self._send(fault, {"error": {"message": f"injected fault {fault}"}})
                 elif self.path.rstrip("/").endswith("/completions"):
-                    self._reply(200, server.complete(body))
+                    self._send(200, server.complete(body))
                 else:
-                    self._reply(404, {"error": {"message": f"no route {self.path}"}})
-
-            def _reply(self, status: int, payload: dict[str, Any]) -> None:
-                data = json.dumps(payload).encode("utf-8")
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                    self._send(404, {"error": {"message": f"no route {self.path}"}})
 
         return Handler
