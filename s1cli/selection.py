@@ -29,7 +29,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
@@ -41,8 +42,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .errors import ConfigError, InputError, located
-from .schema import BOOL, Row, from_text
+from .schema import BOOL, Renames, Row, from_text
 from .selection_config import MODE_HELP, SelectConfig
+from .table import STDIO, iter_rows
 
 # The formatting rules of filter.ipynb ("Drop weird string patterns").
 ASY = "[asy]"
@@ -52,26 +54,10 @@ IMAGE = "![Image]"
 # inside words ("step12.").
 NUMBERING = r"p[1-9][0-9]{0,2}\."
 BOLD_DIGITS = re.compile(r"\*\*(?=.*\d)[^\s\]]*\*\*")
-FORMAT_RULES = {
-    "asy": "question contains [asy] (kept when the source is AIME)",
-    "image": "question contains ![Image]",
-    "numbering": "question contains p1. … p999.",
-    "bold-digits": r"question matches \*\*(?=.*\d)[^\s\]]*\*\*",
-}
 
 # 2^-rank is exactly 0.0 in float64 beyond rank 1074, so a window of this many undrawn rows per
 # domain gives the same distribution as weighting the whole domain (as the notebook does).
 RANK_WINDOW = 1100
-
-def slim_row(row: Mapping[str, Any], config: SelectConfig) -> Row:
-    """The part of a row selection reads, so a pool with long traces fits in memory.
-
-    The trace itself is only checked for presence, so it is replaced by a marker.
-    """
-    slim = {column: row[column] for column in config.columns_read() if column in row}
-    if slim.get("thinking") is not None and "thinking" not in (config.length_column, config.domain_column):
-        slim["thinking"] = True
-    return slim
 
 
 # ---------------------------------------------------------------------------- results
@@ -86,6 +72,14 @@ class Stage:
     change: int | None  # rows dropped by a filter (negative) or kept by a picking rule (positive)
     rule: str
     detail: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def change_text(self) -> str:
+        return "" if self.change is None else f"{self.change:+,}" if self.change else "0"
+
+    @property
+    def detail_text(self) -> str:
+        return ", ".join(f"{k}: {v:,}" for k, v in self.detail.items())
 
 
 @dataclass
@@ -176,15 +170,13 @@ class _Columns:
             self._values[column] = [row.get(column) for row in self.rows]
         return self._values[column]
 
-    def where(self, index: int) -> str:
-        return f"{self.name}:row {index + 1}"
+    def wrong_type(self, index: int, column: str, kind: str, value: Any) -> InputError:
+        return InputError(located(f"{self.name}:row {index + 1}", f"column {column!r} must be {kind}, got "
+                                                                   f"{_describe(value)}"))
 
     def objects(self, column: str) -> np.ndarray:
         """The column as a numpy object array (``fromiter`` keeps list values as single items)."""
         return np.fromiter(self.values(column), dtype=object, count=self.n)
-
-    def null_mask(self, column: str) -> np.ndarray:
-        return pd.isna(self.objects(column))
 
     def numbers(self, column: str) -> np.ndarray:
         """A float array (NaN for null); anything that is not a number (or numeric text) is an error."""
@@ -204,8 +196,7 @@ class _Columns:
                     raise ValueError
                 out[i] = float(v)
             except (TypeError, ValueError):
-                raise InputError(located(self.where(i), f"column {column!r} must be a number, got "
-                                                        f"{_describe(v)}")) from None
+                raise self.wrong_type(i, column, "a number", v) from None
         return out
 
     def booleans(self, column: str) -> tuple[np.ndarray, np.ndarray]:
@@ -230,7 +221,7 @@ class _Columns:
                 with suppress(ValueError):
                     v = from_text(v, BOOL)
             if not isinstance(v, (bool, np.bool_)):
-                raise InputError(located(self.where(i), f"column {column!r} must be a boolean, got {_describe(v)}"))
+                raise self.wrong_type(i, column, "a boolean", v)
             value[i] = v
         return value, null
 
@@ -241,8 +232,7 @@ class _Columns:
         except TypeError:  # an unhashable value: find it to name its row
             for i, v in enumerate(self.values(column)):
                 if isinstance(v, (dict, list)):
-                    raise InputError(located(self.where(i), f"column {column!r} must be a label (text or number), "
-                                                            f"got {_describe(v)}")) from None
+                    raise self.wrong_type(i, column, "a label (text or number)", v) from None
             raise
         return _sorted_codes(codes, [u if isinstance(u, str) else str(u) for u in uniques])
 
@@ -253,8 +243,7 @@ class _Columns:
         except (pa.ArrowException, TypeError, ValueError):
             for i, v in enumerate(values):
                 if v is not None and not isinstance(v, str):
-                    raise InputError(located(self.where(i), f"column {column!r} must be a string, got "
-                                                            f"{_describe(v)}")) from None
+                    raise self.wrong_type(i, column, "a string", v) from None
             raise
 
 
@@ -417,21 +406,32 @@ def select(rows: Sequence[Row], config: SelectConfig, *, name: str = "input") ->
     row and column for a value of the wrong type, and ``ConfigError`` for options that cannot work.
     """
     cols = _Columns(rows, name)
-    n = cols.n
-    mode = config.mode
-    rng = np.random.default_rng(config.seed)
-    warnings: list[str] = []
+    _require_columns(cols, config)
+    run = _Run(cols, config)
+    if config.mode != "all":
+        _quality(run)
+    if config.mode == "s1k":
+        _difficulty(run)
+        if config.preselecting:
+            _preselection(run)
+        _diversity_sampling(run)
+    else:  # an ablation's rows are labelled by its mode
+        run.pick(ABLATIONS[config.mode](run, np.flatnonzero(run.keep)), config.mode)
+    _selected(run)
+    indices = np.flatnonzero(run.chosen)
+    return Selection(indices, [str(run.rule_of[i]) for i in indices], _report(run), rows)
 
-    uses_length = mode in ("s1k", "longest")
-    uses_domain = mode in ("s1k", "diverse")
+
+def _require_columns(cols: _Columns, config: SelectConfig) -> None:
+    """Fail before any work when a column the mode reads is in no row."""
+    mode = config.mode
     if mode != "all":
         cols.require("question", "--map question=OLD", "the quality filter reads the question")
-    if uses_length:
+    if mode in ("s1k", "longest"):
         cols.require(config.length_column, "--length-column", f"--mode {mode} ranks rows by trace length")
-    if uses_domain:
+    if mode in ("s1k", "diverse"):
         cols.require(config.domain_column, "--domain-column", f"--mode {mode} samples across domains")
-    easy_if = config.easy_if if mode == "s1k" else ()
-    for column in easy_if:
+    for column in config.easy_if if mode == "s1k" else ():
         cols.require(column, "--easy-if", "the difficulty filter drops rows an attempt model got right")
     if config.preselecting:
         cols.require(config.trace_correct_column, "--trace-correct-column",
@@ -440,161 +440,170 @@ def select(rows: Sequence[Row], config: SelectConfig, *, name: str = "input") ->
         cols.require("source", "--map source=OLD (e.g. --map source=source_type)",
                      "pre-selection and benchmark weighting match sources")
 
-    length = cols.numbers(config.length_column) if cols.present(config.length_column) else None
-    domain, domain_names = (cols.labels(config.domain_column) if cols.present(config.domain_column)
-                            else (None, []))
-    sources = cols.values("source") if cols.present("source") else None
-    if sources is not None:
-        sources = [None if s is None else str(s) for s in sources]
-    is_aime = match_sources(sources, config.aime_sources) if sources is not None else np.zeros(n, bool)
 
-    stages = [Stage("input", n, None, "every row of the pool")]
-    stage_masks: dict[str, np.ndarray] = {"input": np.ones(n, bool)}
-    keep = np.ones(n, bool)
-    if mode != "all":
-        # 1. Quality: complete features, then formatting.
-        features = ["question", "thinking", config.length_column, config.domain_column, *config.easy_if,
-                    config.trace_correct_column]
-        missing: dict[str, int] = {}
-        for column in dict.fromkeys(features):
-            if not cols.present(column):
-                continue
-            if column in config.easy_if or column == config.trace_correct_column:
-                _, null = cols.booleans(column)
-            elif column == config.length_column:
-                null = np.isnan(length)
-            elif column == config.domain_column:
-                null = domain < 0
-            else:
-                null = cols.null_mask(column)
-            missing[column] = int(null.sum())
-            keep &= ~null
-        stages.append(Stage("quality: features", int(keep.sum()), -int(n - keep.sum()),
-                            "drop rows with a missing feature (no " + ", no ".join(missing) + ")",
-                            {f"null {c}": k for c, k in missing.items() if k}))
-        before = int(keep.sum())
-        problems = format_problems(cols.texts("question"))
-        bad = problems["image"] | problems["numbering"] | problems["bold-digits"] | problems["asy"]
-        # The notebook's AIME exception: a question with [asy] from AIME is kept whatever else it holds.
-        exempt = problems["asy"] & is_aime
-        bad &= ~exempt
-        detail = {rule: int((hit & keep).sum()) for rule, hit in problems.items()}
-        detail["asy kept (AIME)"] = int((exempt & keep).sum())
-        keep &= ~bad
-        stages.append(Stage("quality: formatting", int(keep.sum()), int(keep.sum()) - before,
-                            "drop questions with `[asy]` (unless AIME), `![Image]`, `p1.`…`p999.`, bold with digits",
-                            {k: v for k, v in detail.items() if v}))
-        stage_masks["quality"] = keep.copy()
+class _Run:
+    """One selection under way: the columns the stages read, the pool they leave, the rows they pick."""
 
-    if mode == "s1k":
-        before = int(keep.sum())
-        if easy_if:
-            easy = np.zeros(n, bool)
-            detail = {}
-            for column in easy_if:
-                value, _ = cols.booleans(column)
-                detail[f"{column} true"] = int((value & keep).sum())
-                easy |= value
-            keep &= ~easy
-            stages.append(Stage("difficulty", int(keep.sum()), int(keep.sum()) - before,
-                                "drop questions any attempt model got right (" + " or ".join(easy_if) + ")", detail))
-        else:
-            stages.append(Stage("difficulty", before, 0, "skipped (--easy-if is empty)"))
-        stage_masks["difficulty"] = keep.copy()
+    def __init__(self, cols: _Columns, config: SelectConfig) -> None:
+        n, self.cols, self.config = cols.n, cols, config
+        # Parsed once, for every stage: NaN for a null length, -1 for a null domain.
+        self.length = cols.numbers(config.length_column) if cols.present(config.length_column) else None
+        self.domain, self.domain_names = (cols.labels(config.domain_column) if cols.present(config.domain_column)
+                                          else (None, []))
+        self.sources = ([None if s is None else str(s) for s in cols.values("source")] if cols.present("source")
+                        else None)
+        self.is_aime = (match_sources(self.sources, config.aime_sources) if self.sources is not None
+                        else np.zeros(n, bool))
+        self.rng = np.random.default_rng(config.seed)
+        self.keep, self.chosen = np.ones(n, bool), np.zeros(n, bool)  # keep: the pool the filters leave
+        self.rule_of = np.full(n, "", dtype=object)  # selected_by of each chosen row
+        self.stages = [Stage("input", n, None, "every row of the pool")]
+        self.masks = {"input": np.ones(n, bool)}  # the pool after each filter stage, for the report's tables
+        self.warnings: list[str] = []
+        self.redraws, self.benchmark_weights = 0, {}
 
-    pool = np.flatnonzero(keep)
-    chosen = np.zeros(n, bool)
-    rule_of = np.full(n, "", dtype=object)
-    redraws = 0
-    benchmark_weights: dict[str, float] = {}
-    size = config.size
+    def any_of(self, masks: Iterable[np.ndarray]) -> np.ndarray:
+        return np.logical_or.reduce([np.zeros(self.cols.n, bool), *masks])
 
-    if mode == "all":
-        chosen[:] = True
-        rule_of[:] = "all"
-        stages.append(Stage("selected", n, None, "every row (no sampling; --size is ignored)"))
-    elif mode == "random":
-        take = rng.choice(pool.size, size=min(size, pool.size), replace=False) if pool.size else pool
-        chosen[pool[take]] = True
-        rule_of[pool[take]] = "random"
-    elif mode == "longest":
-        order = pool[np.lexsort((pool, -length[pool]))]
-        chosen[order[:size]] = True
-        rule_of[order[:size]] = "longest"
-    elif mode == "diverse":
-        picks = sample_by_domain(domain[pool], None, size, rng)
-        picked = pool[np.asarray(picks.rows, dtype=np.int64)]
-        chosen[picked] = True
-        rule_of[picked] = "diverse"
-    else:
-        already = np.zeros(pool.size, bool)
-        if config.preselecting:
-            correct, _ = cols.booleans(config.trace_correct_column)
-            is_gpqa = match_sources(sources, config.gpqa_sources)
-            is_math = match_sources(sources, config.math_sources)
-            long_math = is_math & (length > config.math_min_tokens)
-            rules = {"preselect:gpqa": is_gpqa, "preselect:aime": is_aime & ~is_gpqa,
-                     "preselect:math-long": long_math & ~is_aime & ~is_gpqa}
-            detail = {}
-            for rule, hit in rules.items():
-                hit = hit & correct & keep
-                rule_of[hit] = rule
-                chosen |= hit
-                detail[rule.split(":")[1]] = int(hit.sum())
-            already = chosen[pool]
-            stages.append(Stage("pre-selection", int(chosen.sum()), int(chosen.sum()),
-                                f"keep rows whose trace was judged correct ({config.trace_correct_column}) from "
-                                f"GPQA or AIME, or from MATH with {config.length_column} > "
-                                f"{config.math_min_tokens:g}", detail))
-            if chosen.sum() > size:
-                warnings.append(f"pre-selection alone kept {int(chosen.sum()):,} rows, more than --size {size:,}; "
-                                "all are kept (pass --no-preselect to sample exactly --size rows)")
-        domain_weights = None
-        if config.benchmark_weighting_after is not None:
-            local_domain = domain[pool]
-            domain_weights = benchmark_domain_weights(
-                local_domain, is_aime[pool], match_sources(sources, config.gpqa_sources)[pool], len(domain_names))
-            if not domain_weights.any():
-                raise ConfigError("--benchmark-weighting-after: the sampling pool has no AIME or GPQA rows to weigh "
-                                  "domains by (sources are matched by --aime-sources and --gpqa-sources)")
-            total = domain_weights.sum()
-            benchmark_weights = {domain_names[d]: float(w / total) for d, w in enumerate(domain_weights) if w}
-        picks = sample_by_domain(domain[pool], length[pool], size, rng, already=already,
-                                 domain_weights=domain_weights, weighting_after=config.benchmark_weighting_after)
-        picked = pool[np.asarray(picks.rows, dtype=np.int64)]
-        chosen[picked] = True
-        rule_of[picked] = picks.rules
-        redraws = picks.redraws
-        detail = {}
-        for rule in picks.rules:
-            detail[rule.split(":")[1]] = detail.get(rule.split(":")[1], 0) + 1
-        if redraws:
-            detail["redraws of pre-selected rows"] = redraws
-        stages.append(Stage("diversity sampling", len(picks.rows), len(picks.rows),
+    def drop(self, name: str, rows: np.ndarray, rule: str, detail: dict[str, int]) -> None:
+        """Take ``rows`` out of the pool, as one line of the stage table."""
+        before = int(self.keep.sum())
+        self.keep &= ~rows
+        kept = int(self.keep.sum())
+        self.stages.append(Stage(name, kept, kept - before, rule, detail))
+
+    def pick(self, rows: np.ndarray, rule: str | list[str]) -> None:
+        self.chosen[rows] = True
+        self.rule_of[rows] = rule
+
+
+def _quality(run: _Run) -> None:
+    """Drop rows with a missing feature (an API error left no trace, grade, domain or length), then
+    questions with a formatting problem (the notebook's "Drop weird string patterns")."""
+    config, cols = run.config, run.cols
+    features = ("question", "thinking", config.length_column, config.domain_column, *config.easy_if,
+                config.trace_correct_column)
+    nulls = {column: _nulls(run, column) for column in dict.fromkeys(features) if cols.present(column)}
+    run.drop("quality: features", run.any_of(nulls.values()),
+             "drop rows with a missing feature (no " + ", no ".join(nulls) + ")",
+             {f"null {column}": int(null.sum()) for column, null in nulls.items() if null.any()})
+    problems = format_problems(cols.texts("question"))
+    # The notebook's AIME exception: a question with [asy] from AIME is kept whatever else it holds.
+    exempt = problems["asy"] & run.is_aime
+    detail = {rule: int((hit & run.keep).sum()) for rule, hit in problems.items()}
+    detail["asy kept (AIME)"] = int((exempt & run.keep).sum())
+    run.drop("quality: formatting", run.any_of(problems.values()) & ~exempt,
+             "drop questions with `[asy]` (unless AIME), `![Image]`, `p1.`…`p999.`, bold with digits",
+             {k: v for k, v in detail.items() if v})
+    run.masks["quality"] = run.keep.copy()
+
+
+def _nulls(run: _Run, column: str) -> np.ndarray:
+    # A typed column's nulls are read from its parse, the values the later stages use.
+    config = run.config
+    if column in config.easy_if or column == config.trace_correct_column:
+        return run.cols.booleans(column)[1]
+    if column == config.length_column:
+        return np.isnan(run.length)
+    if column == config.domain_column:
+        return run.domain < 0
+    return pd.isna(run.cols.objects(column))
+
+
+def _difficulty(run: _Run) -> None:
+    """Drop questions any attempt model got right (--easy-if)."""
+    easy_if = run.config.easy_if
+    easy = {column: run.cols.booleans(column)[0] for column in easy_if}
+    rule = ("drop questions any attempt model got right (" + " or ".join(easy_if) + ")" if easy_if
+            else "skipped (--easy-if is empty)")
+    run.drop("difficulty", run.any_of(easy.values()), rule,
+             {f"{column} true": int((value & run.keep).sum()) for column, value in easy.items()})
+    run.masks["difficulty"] = run.keep.copy()
+
+
+def _preselection(run: _Run) -> None:
+    """Keep the pool's correct-trace GPQA and AIME rows, and MATH rows with a long correct trace."""
+    config = run.config
+    correct, _ = run.cols.booleans(config.trace_correct_column)
+    is_gpqa = match_sources(run.sources, config.gpqa_sources)
+    long_math = match_sources(run.sources, config.math_sources) & (run.length > config.math_min_tokens)
+    rules = {"preselect:gpqa": is_gpqa, "preselect:aime": run.is_aime & ~is_gpqa,
+             "preselect:math-long": long_math & ~run.is_aime & ~is_gpqa}
+    detail = {}
+    for rule, hit in rules.items():
+        hit = hit & correct & run.keep
+        run.pick(hit, rule)
+        detail[rule.split(":")[1]] = int(hit.sum())
+    kept = int(run.chosen.sum())
+    run.stages.append(Stage("pre-selection", kept, kept,
+                            f"keep rows whose trace was judged correct ({config.trace_correct_column}) from "
+                            f"GPQA or AIME, or from MATH with {config.length_column} > {config.math_min_tokens:g}",
+                            detail))
+    if kept > config.size:
+        run.warnings.append(f"pre-selection alone kept {kept:,} rows, more than --size {config.size:,}; "
+                            "all are kept (pass --no-preselect to sample exactly --size rows)")
+
+
+def _diversity_sampling(run: _Run) -> None:
+    """Pick a domain (uniformly, or by its AIME and GPQA rows past --benchmark-weighting-after), then a
+    row of it ∝ 2^-rank by trace length, until the selection holds --size rows."""
+    config, pool = run.config, np.flatnonzero(run.keep)
+    weights = None
+    if config.benchmark_weighting_after is not None:
+        weights = benchmark_domain_weights(run.domain[pool], run.is_aime[pool],
+                                           match_sources(run.sources, config.gpqa_sources)[pool], len(run.domain_names))
+        if not weights.any():
+            raise ConfigError("--benchmark-weighting-after: the sampling pool has no AIME or GPQA rows to weigh "
+                              "domains by (sources are matched by --aime-sources and --gpqa-sources)")
+        run.benchmark_weights = {run.domain_names[d]: float(w / weights.sum()) for d, w in enumerate(weights) if w}
+    picks = sample_by_domain(run.domain[pool], run.length[pool], config.size, run.rng, already=run.chosen[pool],
+                             domain_weights=weights, weighting_after=config.benchmark_weighting_after)
+    run.pick(pool[np.asarray(picks.rows, dtype=np.int64)], picks.rules)
+    run.redraws = picks.redraws
+    detail = dict(Counter(rule.split(":")[1] for rule in picks.rules))
+    if picks.redraws:
+        detail["redraws of pre-selected rows"] = picks.redraws
+    run.stages.append(Stage("diversity sampling", len(picks.rows), len(picks.rows),
                             "pick a domain uniformly, then a row ∝ 2^-rank by trace length", detail))
-        if picks.fallback_after is not None:
-            warnings.append(f"benchmark-weighted domains ran out when the selection held {picks.fallback_after:,} "
+    if picks.fallback_after is not None:
+        run.warnings.append(f"benchmark-weighted domains ran out when the selection held {picks.fallback_after:,} "
                             "rows; later picks chose domains uniformly")
 
-    selected = int(chosen.sum())
-    if mode != "all":
-        stages.append(Stage("selected", selected, None, _mode_rule(mode)))
-        if pool.size < size:
-            after = "difficulty" if mode == "s1k" else "quality"
-            warnings.append(f"--size {size:,} is more than the {pool.size:,} rows left after the {after} filter; "
+
+def _random(run: _Run, pool: np.ndarray) -> np.ndarray:
+    """1K-random: uniform random rows of the pool."""
+    return pool[run.rng.choice(pool.size, size=min(run.config.size, pool.size), replace=False)] if pool.size else pool
+
+
+def _diverse(run: _Run, pool: np.ndarray) -> np.ndarray:
+    """1K-diverse: a uniform domain, then a uniform row of it."""
+    return pool[np.asarray(sample_by_domain(run.domain[pool], None, run.config.size, run.rng).rows, dtype=np.int64)]
+
+
+def _longest(run: _Run, pool: np.ndarray) -> np.ndarray:
+    """1K-longest: the longest traces of the pool (ties in input order)."""
+    return pool[np.lexsort((pool, -run.length[pool]))][: run.config.size]
+
+
+def _all(run: _Run, pool: np.ndarray) -> np.ndarray:
+    """59K-full: every row (no filter ran, so the pool holds them all)."""
+    return pool
+
+
+ABLATIONS = {"random": _random, "diverse": _diverse, "longest": _longest, "all": _all}
+SELECTED_RULE = {"s1k": "pre-selected + sampled rows", "all": "every row (no sampling; --size is ignored)"}
+
+
+def _selected(run: _Run) -> None:
+    """The stage table's last line, and a warning when the filters left fewer rows than --size."""
+    mode, size = run.config.mode, run.config.size
+    selected = int(run.chosen.sum())
+    run.stages.append(Stage("selected", selected, None, SELECTED_RULE.get(mode) or MODE_HELP[mode]))
+    left = int(run.keep.sum())
+    if mode != "all" and left < size:
+        after = "difficulty" if mode == "s1k" else "quality"
+        run.warnings.append(f"--size {size:,} is more than the {left:,} rows left after the {after} filter; "
                             f"all {selected:,} are selected")
-
-    indices = np.flatnonzero(chosen)
-    rules = [str(rule_of[i]) for i in indices]
-    report = _report(config, name, cols, stages, stage_masks, chosen, rule_of, length, domain, domain_names,
-                     sources, pool, redraws, benchmark_weights, warnings)
-    return Selection(indices, rules, report, rows)
-
-
-def _mode_rule(mode: str) -> str:
-    if mode == "s1k":
-        return "pre-selected + sampled rows"
-    return MODE_HELP[mode]
 
 
 # ---------------------------------------------------------------------------- report
@@ -619,50 +628,41 @@ def _msc_names(labels: list[str]) -> dict[str, str]:
     return {label: table[label] for label in labels if label in table}
 
 
-def _report(config: SelectConfig, name: str, cols: _Columns, stages: list[Stage], stage_masks: dict[str, np.ndarray],
-            chosen: np.ndarray, rule_of: np.ndarray, length: np.ndarray | None, domain: np.ndarray | None,
-            domain_names: list[str], sources: list[str | None] | None, pool: np.ndarray, redraws: int,
-            benchmark_weights: dict[str, float], warnings: list[str]) -> SelectionReport:
-    masks = {**stage_masks, "selected": chosen}
-    by_rule: dict[str, int] = {}
-    for rule in rule_of[chosen]:
-        by_rule[rule] = by_rule.get(rule, 0) + 1
-
-    domains: list[tuple[str, str, int, int]] = []
-    pool_stage = {"s1k": "difficulty", "all": "input"}.get(config.mode, "quality")
-    if domain is not None:
-        pool_mask = np.zeros(cols.n, bool)
-        pool_mask[pool] = True
-        valid = domain >= 0
-        in_pool = np.bincount(domain[valid & pool_mask], minlength=len(domain_names))
-        picked = np.bincount(domain[valid & chosen], minlength=len(domain_names))
-        titles = _msc_names(domain_names)
-        domains = [(label, titles.get(label, ""), int(in_pool[d]), int(picked[d]))
-                   for d, label in enumerate(domain_names) if in_pool[d] or picked[d]]
-        domains.sort(key=lambda t: (-t[3], -t[2], t[0]))
-
-    source_rows: list[tuple[str, list[int]]] = []
-    columns = list(masks)
-    if sources is not None:
-        code, uniques = pd.factorize(np.fromiter(sources, dtype=object, count=cols.n), use_na_sentinel=False)
-        names = ["(none)" if s is None or (isinstance(s, float) and math.isnan(s)) else str(s) for s in uniques]
-        table = {c: np.bincount(code[m], minlength=len(names)) for c, m in masks.items()}
-        source_rows = [(s, [int(table[c][i]) for c in columns]) for i, s in enumerate(names)]
-        source_rows.sort(key=lambda t: (-t[1][-1], -t[1][0], t[0]))
-
-    lengths = {}
-    if length is not None:
-        lengths = {stage: stats for stage, m in masks.items() if (stats := length_stats(length[m]))}
-
+def _report(run: _Run) -> SelectionReport:
+    config, chosen = run.config, run.chosen
+    masks = {**run.masks, "selected": chosen}
+    lengths = {} if run.length is None else {
+        stage: stats for stage, m in masks.items() if (stats := length_stats(run.length[m]))}
     return SelectionReport(
-        source_name=name, mode=config.mode, size=config.size, seed=config.seed,
-        length_column=config.length_column, domain_column=config.domain_column, stages=stages,
-        selected=int(chosen.sum()), selected_by=dict(sorted(by_rule.items(), key=lambda kv: -kv[1])),
-        domains=domains, sampling_pool=pool_stage, sources=source_rows, source_columns=columns,
-        lengths=lengths, benchmark_weights=benchmark_weights, redraws=redraws, warnings=warnings)
+        source_name=run.cols.name, mode=config.mode, size=config.size, seed=config.seed,
+        length_column=config.length_column, domain_column=config.domain_column, stages=run.stages,
+        selected=int(chosen.sum()), selected_by=dict(Counter(run.rule_of[chosen]).most_common()),
+        domains=[] if run.domain is None else _domain_counts(run),
+        sampling_pool={"s1k": "difficulty", "all": "input"}.get(config.mode, "quality"),
+        sources=[] if run.sources is None else _source_counts(run, masks), source_columns=list(masks), lengths=lengths,
+        benchmark_weights=run.benchmark_weights, redraws=run.redraws, warnings=run.warnings)
 
 
-def _fmt(value: float) -> str:
+def _domain_counts(run: _Run) -> list[tuple[str, str, int, int]]:
+    valid, n_domains = run.domain >= 0, len(run.domain_names)
+    in_pool = np.bincount(run.domain[valid & run.keep], minlength=n_domains)
+    picked = np.bincount(run.domain[valid & run.chosen], minlength=n_domains)
+    titles = _msc_names(run.domain_names)
+    domains = [(label, titles.get(label, ""), int(in_pool[d]), int(picked[d]))
+               for d, label in enumerate(run.domain_names) if in_pool[d] or picked[d]]
+    return sorted(domains, key=lambda t: (-t[3], -t[2], t[0]))
+
+
+def _source_counts(run: _Run, masks: dict[str, np.ndarray]) -> list[tuple[str, list[int]]]:
+    code, uniques = pd.factorize(np.fromiter(run.sources, dtype=object, count=run.cols.n), use_na_sentinel=False)
+    names = ["(none)" if s is None or (isinstance(s, float) and math.isnan(s)) else str(s) for s in uniques]
+    table = {stage: np.bincount(code[m], minlength=len(names)) for stage, m in masks.items()}
+    rows = [(s, [int(table[stage][i]) for stage in masks]) for i, s in enumerate(names)]
+    return sorted(rows, key=lambda t: (-t[1][-1], -t[1][0], t[0]))
+
+
+def format_stat(value: float) -> str:
+    """A statistic of the report (a count or a trace length) as it is shown: whole unless small."""
     return f"{value:,.0f}" if float(value).is_integer() or abs(value) >= 100 else f"{value:,.1f}"
 
 
@@ -682,15 +682,14 @@ def render_markdown(report: SelectionReport) -> str:
         out += [f"> **warning:** {warning}", ""]
     out += ["## Stages", ""]
     out += _md_table(["stage", "rows", "change", "rule", "detail"],
-                     [[s.name, f"{s.rows:,}", "" if s.change is None else f"{s.change:+,}" if s.change else "0", s.rule,
-                       ", ".join(f"{k}: {v:,}" for k, v in s.detail.items())] for s in r.stages], {1, 2})
+                     [[s.name, f"{s.rows:,}", s.change_text, s.rule, s.detail_text] for s in r.stages], {1, 2})
     out += ["## Kept by", ""]
     out += _md_table(["selected_by", "rows"], [[k, f"{v:,}"] for k, v in r.selected_by.items()], {1})
     if r.lengths:
         keys = [k for k, _ in PERCENTILES] + ["mean"]
         out += [f"## Trace length (`{r.length_column}`)", ""]
         out += _md_table(["stage", "rows", *keys],
-                         [[stage, _fmt(s["rows"]), *(_fmt(s[k]) for k in keys)] for stage, s in r.lengths.items()],
+                         [[stage, *(format_stat(s[k]) for k in ("rows", *keys))] for stage, s in r.lengths.items()],
                          set(range(1, len(keys) + 2)))
     if r.domains:
         out += [f"## Domains (`{r.domain_column}`): {r.domains_selected} of {r.domains_in_pool} covered", "",
@@ -706,3 +705,42 @@ def render_markdown(report: SelectionReport) -> str:
         out += _md_table(["source", *r.source_columns], [[s, *(f"{c:,}" for c in counts)] for s, counts in r.sources],
                          set(range(1, len(r.source_columns) + 1)))
     return "\n".join(out)
+
+
+# ---------------------------------------------------------------------------- reading a pool table
+
+
+def slim_row(row: Mapping[str, Any], config: SelectConfig) -> Row:
+    """The part of a row selection reads, so a pool with long traces fits in memory (the trace is
+    only checked for presence, so it is replaced by a marker)."""
+    slim = {column: row[column] for column in config.columns_read() if column in row}
+    if slim.get("thinking") is not None and "thinking" not in (config.length_column, config.domain_column):
+        slim["thinking"] = True
+    return slim
+
+
+def read_pool(source: str, config: SelectConfig, *, renames: Renames | None = None,
+              advance: Callable[[int], None] = lambda n: None) -> list[Row]:
+    """The rows of a table to ``select`` from, calling ``advance(1)`` for each. A file's rows are slimmed and
+    ``selected_rows`` reads it again, so long traces never sit in memory whole; stdin, read only once, stays whole."""
+    pool: list[Row] = []
+    for row in iter_rows(source, renames=renames):
+        pool.append(row if source == STDIO else slim_row(row, config))
+        advance(1)
+    return pool
+
+
+def selected_rows(source: str, selection: Selection, *, renames: Renames | None = None) -> Iterator[Row]:
+    """The rows ``selection`` chose from ``read_pool(source)``, in full and with their ``selected_by``."""
+    if source == STDIO:
+        yield from selection.rows
+        return
+    wanted = dict(zip(selection.indices.tolist(), selection.rules, strict=True))
+    index = -1
+    for index, row in enumerate(iter_rows(source, renames=renames)):
+        rule = wanted.get(index)
+        if rule is not None:
+            row["selected_by"] = rule
+            yield row
+    if index + 1 != (n := len(selection.pool)):
+        raise InputError(f"{source}: changed while it was being read ({n:,} rows, then {index + 1:,})")

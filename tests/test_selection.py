@@ -11,10 +11,13 @@ from s1cli.selection import (
     SelectConfig,
     benchmark_domain_weights,
     format_problems,
+    read_pool,
     sample_by_domain,
     select,
+    selected_rows,
     slim_row,
 )
+from s1cli.table import write_table
 
 AIME, GPQA, MATH = "qq8933/AIME_1983_2024", "Idavidrein/gpqa", "qfq/openaimath/Algebra"
 
@@ -373,6 +376,17 @@ def test_selection_on_slim_rows_matches_selection_on_full_rows():
     slim = [slim_row(r, config) for r in rows]
     assert "id" not in slim[0] and slim[0]["thinking"] is True
     assert select(slim, config).indices.tolist() == select(rows, config).indices.tolist()
+
+
+def test_a_pool_file_is_read_slim_then_again_for_the_selected_rows_in_full(tmp_path):
+    path, config = tmp_path / "pool.jsonl", SelectConfig(size=30, seed=5)
+    write_table(path, ablation_pool())
+    selection = select(read_pool(str(path), config), config)
+    assert "id" not in selection.pool[0]
+    assert list(selected_rows(str(path), selection)) == select(ablation_pool(), config).rows
+    write_table(path, ablation_pool()[:-1])
+    with pytest.raises(InputError, match=r"pool.jsonl: changed while it was being read \(420 rows, then 419\)"):
+        list(selected_rows(str(path), selection))
 
 
 def test_the_report_has_stage_counts_domains_sources_and_lengths():

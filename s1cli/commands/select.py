@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 
-from ..errors import ConfigError, InputError
-from ..schema import Renames, Row
+from ..errors import ConfigError
+from ..schema import Renames
 from ..selection_config import DEFAULT_AIME, DEFAULT_GPQA, DEFAULT_MATH, MODE_HELP, SelectConfig
-from ..table import STDIO, count_rows, display_name, iter_rows, table_format, write_table, write_text_atomic
+from ..table import count_rows, display_name, table_format, write_table, write_text_atomic
 from . import options
 from .ui import info, progress, settings
 
@@ -87,7 +87,7 @@ def select_command(
     row keeps its columns and gains `selected_by`, the rule that kept it. The report (stage counts,
     domains, sources, trace lengths) goes to the terminal and, with --report, to a Markdown file.
     """
-    from ..selection import select, slim_row  # numpy and pandas load only when the command runs
+    from ..selection import read_pool, select, selected_rows  # numpy and pandas load only when the command runs
 
     config = SelectConfig(
         mode=mode, size=size, easy_if=tuple(c.strip() for c in easy_if.split(",") if c.strip()),
@@ -100,35 +100,10 @@ def select_command(
     table_format(dest)  # an unusable output name fails before any work
     if report is not None and report.is_dir():
         raise ConfigError(f"--report {report}: is a directory")
-    name = display_name(source)
-
-    # A file is read twice: once for the columns selection needs, once to copy the chosen rows,
-    # so a pool with long traces never sits in memory whole. stdin can only be read once.
-    streamed = source != STDIO
-    total = count_rows(source)
-    pool: list[Row] = []
-    with progress(ctx, "reading", total) as advance:
-        for row in iter_rows(source, renames=renames):
-            pool.append(slim_row(row, config) if streamed else row)
-            advance(1)
-    selection = select(pool, config, name=name)
-
-    if streamed:
-        wanted = dict(zip(selection.indices.tolist(), selection.rules, strict=True))
-
-        def chosen_rows():
-            index = -1
-            for index, row in enumerate(iter_rows(source, renames=renames)):
-                rule = wanted.get(index)
-                if rule is not None:
-                    row["selected_by"] = rule
-                    yield row
-            if index + 1 != len(pool):
-                raise InputError(f"{name}: changed while it was being read ({len(pool):,} rows, then {index + 1:,})")
-
-        written = write_table(dest, chosen_rows())
-    else:
-        written = write_table(dest, selection.rows)
+    with progress(ctx, "reading", count_rows(source)) as advance:
+        pool = read_pool(source, config, renames=renames, advance=advance)
+    selection = select(pool, config, name=display_name(source))
+    written = write_table(dest, selected_rows(source, selection, renames=renames))
     if report is not None:
         write_text_atomic(report, selection.report.to_markdown())
     _print_report(ctx, selection.report, report)
@@ -136,16 +111,8 @@ def select_command(
               + (f"; report in {report}" if report is not None else ""))
 
 
-def _fmt(value: float) -> str:
-    return f"{value:,.0f}" if float(value).is_integer() or abs(value) >= 100 else f"{value:,.1f}"
-
-
-def _change(change: int | None) -> str:
-    return "" if change is None else f"{change:+,}" if change else "0"
-
-
 def _print_report(ctx: typer.Context, r: SelectionReport, report_path: Path | None) -> None:
-    from ..selection import PERCENTILES
+    from ..selection import PERCENTILES, format_stat
 
     s = settings(ctx)
     if s.quiet:
@@ -154,31 +121,26 @@ def _print_report(ctx: typer.Context, r: SelectionReport, report_path: Path | No
     for warning in r.warnings:
         console.print(Text.assemble(("warning: ", "bold yellow"), warning), soft_wrap=True)
 
-    stages = Table(title=escape(f"s1 select --mode {r.mode}: {r.selected:,} rows from {r.source_name} (seed {r.seed})"))
-    for column, justify in (("stage", "left"), ("rows", "right"), ("change", "right"), ("detail", "left")):
-        stages.add_column(column, justify=justify)
+    stages = Table("stage", Column("rows", justify="right"), Column("change", justify="right"), "detail",
+                   title=escape(f"s1 select --mode {r.mode}: {r.selected:,} rows from {r.source_name} (seed {r.seed})"))
     for st in r.stages:
-        stages.add_row(st.name, f"{st.rows:,}", _change(st.change),
-                       escape(", ".join(f"{k}: {v:,}" for k, v in st.detail.items())))
+        stages.add_row(st.name, f"{st.rows:,}", st.change_text, escape(st.detail_text))
     console.print(stages)
     console.print(Text("selected_by: " + ", ".join(f"{k} {v:,}" for k, v in r.selected_by.items())), soft_wrap=True)
 
     if r.lengths:
         # Stages as columns: a handful of them fit any terminal, nine statistics would not.
-        lengths = Table(title=escape(f"trace length ({r.length_column})"))
-        lengths.add_column("")
-        for stage in r.lengths:
-            lengths.add_column(escape(stage), justify="right")
+        lengths = Table("", *(Column(escape(stage), justify="right") for stage in r.lengths),
+                        title=escape(f"trace length ({r.length_column})"))
         for key in ["rows", *(k for k, _ in PERCENTILES), "mean"]:
-            lengths.add_row(key, *(_fmt(stats[key]) for stats in r.lengths.values()))
+            lengths.add_row(key, *(format_stat(stats[key]) for stats in r.lengths.values()))
         console.print(lengths)
 
     more = "all are in the --report file" if report_path else "pass --report FILE.md to see all"
     if r.domains:
-        domains = Table(title=escape(f"domains ({r.domain_column}): {r.domains_selected} of {r.domains_in_pool} "
+        domains = Table("domain", "name", Column("pool", justify="right"), Column("selected", justify="right"),
+                        title=escape(f"domains ({r.domain_column}): {r.domains_selected} of {r.domains_in_pool} "
                                      f"covered; pool = after {r.sampling_pool}"))
-        for column, justify in (("domain", "left"), ("name", "left"), ("pool", "right"), ("selected", "right")):
-            domains.add_column(column, justify=justify)
         for label, title, in_pool, chosen in r.domains[:TERMINAL_ROWS]:
             domains.add_row(escape(label), escape(title), f"{in_pool:,}", f"{chosen:,}")
         if len(r.domains) > TERMINAL_ROWS:
@@ -186,10 +148,7 @@ def _print_report(ctx: typer.Context, r: SelectionReport, report_path: Path | No
         console.print(domains)
 
     if r.sources:
-        sources = Table(title="sources")
-        sources.add_column("source")
-        for column in r.source_columns:
-            sources.add_column(column, justify="right")
+        sources = Table("source", *(Column(column, justify="right") for column in r.source_columns), title="sources")
         for label, counts in r.sources[:TERMINAL_ROWS]:
             sources.add_row(escape(label), *(f"{c:,}" for c in counts))
         if len(r.sources) > TERMINAL_ROWS:
