@@ -15,21 +15,14 @@ from pathlib import Path
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 import random  # noqa: E402
 import tempfile  # noqa: E402
-import time  # noqa: E402
 
+from benchmarks.common import machine_line, parse_args, rate_table, timed, write_json  # noqa: E402
 from s1cli import bench as lib  # noqa: E402
 from s1cli.bundled import load_table  # noqa: E402
 from s1cli.plots import write_scaling_plot  # noqa: E402
 from s1cli.report import markdown  # noqa: E402
-
-
-def timed(fn) -> tuple[float, object]:
-    start = time.perf_counter()
-    result = fn()
-    return time.perf_counter() - start, result
 
 
 def grading_samples(count: int, *, mismatched: bool, n: int = 8) -> list[dict]:
@@ -69,8 +62,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--samples", type=int, default=2000, help="samples to grade")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--json", type=Path)
-    args = parser.parse_args()
+    args, start = parse_args(parser)
     results: list[tuple[str, int, float]] = []
 
     matched = grading_samples(args.samples, mismatched=False)
@@ -95,11 +87,9 @@ def main() -> None:
         seconds, _ = timed(lambda: markdown(runs, curves, {}))
         results.append(("report.md", len(runs), seconds))
 
-    print(f"{'what':<66} {'rows':>8} {'seconds':>8} {'rows/s':>10}")
-    for what, n, seconds in results:
-        print(f"{what:<66} {n:>8} {seconds:>8.3f} {n / seconds:>10.1f}")
-    if args.json:
-        args.json.write_text(json.dumps([{"what": w, "rows": n, "seconds": s} for w, n, s in results], indent=2))
+    print(machine_line(start))
+    print(rate_table(results))
+    write_json(args.json, [{"what": w, "rows": n, "seconds": s} for w, n, s in results], start)
 
 
 if __name__ == "__main__":

@@ -18,19 +18,15 @@ import json
 import os
 import random
 import re
-import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-
-from rich.console import Console
-from rich.table import Table
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from benchmarks.common import machine_line, parse_args, run_measured, table, timed, write_json  # noqa: E402
 from s1cli.bundled import load_table  # noqa: E402
 from s1cli.table import dumps  # noqa: E402
 
@@ -121,16 +117,11 @@ def run(paths: list[Path], salted: Salted, dedupe: str, fmt: str, folder: Path) 
     sources = [a for p in paths for a in ("--source", str(p))]
     command = [sys.executable, "-m", "s1cli.cli", "collect", str(out), *sources,
                "--decontaminate", ",".join(EVAL_SETS), "--dedupe", dedupe]
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
-    stderr = process.stderr.read()
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - start
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise SystemExit(f"s1 collect failed ({process.returncode}):\n{stderr}")
-    found = re.search(r"wrote ([\d,]+) rows .*\(([\d,]+) dropped as contaminated, ([\d,]+) as duplicates\)", stderr)
+    done = run_measured(command, env={**os.environ, "PYTHONPATH": str(REPO)})
+    if done.returncode != 0:
+        raise SystemExit(f"s1 collect failed ({done.returncode}):\n{done.stderr}")
+    found = re.search(r"wrote ([\d,]+) rows .*\(([\d,]+) dropped as contaminated, ([\d,]+) as duplicates\)",
+                      done.stderr)
     written, contaminated, duplicates = (int(g.replace(",", "")) for g in found.groups())
     expected_contaminated = salted.verbatim + salted.embedded
     expected_duplicates = salted.exact
@@ -138,7 +129,7 @@ def run(paths: list[Path], salted: Salted, dedupe: str, fmt: str, folder: Path) 
         ok = contaminated == expected_contaminated and duplicates == expected_duplicates
     else:
         ok = contaminated == expected_contaminated and duplicates >= salted.exact + NEAR_RECALL * salted.near
-    return Run(salted.rows, dedupe, fmt, round(seconds, 1), round(usage.ru_maxrss / 1024, 1), written, contaminated,
+    return Run(salted.rows, dedupe, fmt, round(done.seconds, 1), round(done.peak_mib, 1), written, contaminated,
                duplicates, ok)
 
 
@@ -148,31 +139,24 @@ def main() -> None:
     parser.add_argument("--modes", default="exact", help="comma-separated --dedupe modes: exact, near")
     parser.add_argument("--format", default="parquet", choices=["parquet", "jsonl"], help="output format")
     parser.add_argument("--workdir", default=None, help="where to keep generated pools (default: a temp dir)")
-    parser.add_argument("--json", default=None, help="also write the results as JSON here")
-    args = parser.parse_args()
-    console = Console(width=150)
+    args, start = parse_args(parser)
     with tempfile.TemporaryDirectory(prefix="s1-collect-bench-") as scratch:
         folder = Path(args.workdir or scratch)
         results = []
         for size in (int(s) for s in args.sizes.split(",")):
-            started = time.perf_counter()
-            paths, salted = generate(size, folder)
-            console.print(f"pool of {size:,} rows ready ({time.perf_counter() - started:.0f} s): {salted}")
+            seconds, (paths, salted) = timed(lambda s=size: generate(s, folder))
+            print(f"pool of {size:,} rows ready ({seconds:.0f} s): {salted}", flush=True)
             for mode in args.modes.split(","):
                 results.append(run(paths, salted, mode, args.format, folder))
-                console.print(results[-1])
-    table = Table(title=f"s1 collect, decontaminated against {', '.join(EVAL_SETS)} ({os.cpu_count()} CPUs, "
-                        f"load {os.getloadavg()[0]:.1f})")
-    for column in ("rows", "dedupe", "output", "seconds", "rows/s", "peak MiB", "written", "contaminated",
-                   "duplicates", "counts as salted"):
-        table.add_column(column, justify="left" if column in ("dedupe", "output") else "right")
-    for r in results:
-        table.add_row(f"{r.rows:,}", r.dedupe, r.output, f"{r.seconds:.1f}", f"{r.rows / r.seconds:,.0f}",
-                      f"{r.peak_mib:,.0f}", f"{r.written:,}", f"{r.contaminated:,}", f"{r.duplicates:,}",
-                      "yes" if r.expected_ok else "NO")
-    console.print(table)
-    if args.json:
-        Path(args.json).write_text(json.dumps([asdict(r) for r in results], indent=2) + "\n")
+                print(results[-1], flush=True)
+    print(f"\ns1 collect, decontaminated against {', '.join(EVAL_SETS)}")
+    print(machine_line(start))
+    print(table(["rows", "dedupe", "output", "seconds", "rows/s", "peak MiB", "written", "contaminated", "duplicates",
+                 "counts as salted"],
+                [(f"{r.rows:,}", r.dedupe, r.output, f"{r.seconds:.1f}", f"{r.rows / r.seconds:,.0f}",
+                  f"{r.peak_mib:,.0f}", f"{r.written:,}", f"{r.contaminated:,}", f"{r.duplicates:,}",
+                  "yes" if r.expected_ok else "NO") for r in results], align="rllrrrrrrr"))
+    write_json(args.json, [asdict(r) for r in results], start)
 
 
 if __name__ == "__main__":

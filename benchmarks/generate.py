@@ -17,7 +17,6 @@ often (so waits really happen), built like the tests' stopper model.
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing as mp
 import resource
 import sys
@@ -27,6 +26,8 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.common import machine_line, parse_args, table, write_json
 
 
 def build_models(root: Path, stopper: bool) -> dict[str, Path]:
@@ -201,8 +202,7 @@ def main() -> None:
     parser.add_argument("--answer", type=int, default=64)
     parser.add_argument("--models", default="tiny,tiny-stopper,small,small-stopper")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--json", type=Path, help="also write the results here")
-    args = parser.parse_args()
+    args, start = parse_args(parser)
     cfg = {k: getattr(args, k) for k in ("prompts", "batch", "cap", "waits", "answer", "threads")}
     wanted = args.models.split(",")
     results = []
@@ -219,18 +219,17 @@ def main() -> None:
                       f"{r['tok_per_s']:8.0f} tok/s waits {r['waits']:>4} peak {r['peak_rss_mb']:6.0f} MB",
                       file=sys.stderr, flush=True)
     print(f"\nbudget forcing, cap {args.cap}, {args.waits} waits, answer {args.answer}, batch {args.batch}, "
-          f"{args.prompts} MATH500 prompts, {args.threads} threads, greedy, CPU fp32\n")
-    header = f"| {'model':14} | {'method':28} | {'tokens':>7} | {'tok/s':>7} | {'waits':>5} | {'peak MB':>7} | " \
-             f"{'vs multi-round':>14} | {'vs plain':>8} |"
-    print(header)
-    print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
+          f"{args.prompts} MATH500 prompts, {args.threads} threads, greedy, CPU fp32")
+    print(f"{machine_line(start)}\n")
+    rows = []
     for r in results:
         base = {x["method"]: x["tok_per_s"] for x in results if x["model"] == r["model"]}
-        print(f"| {r['model']:14} | {r['method']:28} | {r['tokens']:>7} | {r['tok_per_s']:>7.0f} | {r['waits']:>5} | "
-              f"{r['peak_rss_mb']:>7.0f} | {r['tok_per_s'] / base['s1 multi-round (generate)']:>13.2f}x | "
-              f"{r['tok_per_s'] / base['plain generate']:>7.2f}x |")
-    if args.json:
-        args.json.write_text(json.dumps({"config": cfg, "results": results}, indent=2))
+        rows.append((r["model"], r["method"], r["tokens"], f"{r['tok_per_s']:.0f}", r["waits"],
+                     f"{r['peak_rss_mb']:.0f}", f"{r['tok_per_s'] / base['s1 multi-round (generate)']:.2f}x",
+                     f"{r['tok_per_s'] / base['plain generate']:.2f}x"))
+    print(table(["model", "method", "tokens", "tok/s", "waits", "peak MB", "vs multi-round", "vs plain"], rows,
+                align="llrrrrrr", markdown=True))
+    write_json(args.json, results, start, config=cfg)
 
 
 if __name__ == "__main__":

@@ -23,8 +23,8 @@ with the others, and the best time is kept, so a busy machine penalises all meth
 from __future__ import annotations
 
 import argparse
-import json
 import os
+import sys
 import tempfile
 import threading
 import time
@@ -32,6 +32,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.common import machine_line, parse_args, table, write_json
 
 CAP, WAITS, ANSWER = 512, 2, 64
 
@@ -233,8 +237,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--models", default="tiny,small,stopper", help="models to build and measure")
-    parser.add_argument("--json", type=Path, help="also write the measures here")
-    args = parser.parse_args()
+    args, start = parse_args(parser)
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
 
     results: list[Measure] = []
@@ -244,16 +247,15 @@ def main() -> None:
             results.extend(bench_model(path, label, args.prompts, args.batch_size, args.repeats))
     print(f"\nbudget forcing on vLLM: {args.prompts} prompts, batch {args.batch_size}, cap {CAP}, {WAITS} waits, "
           f"answer {ANSWER}; best of {args.repeats}")
-    header = f"{'model':<14} {'method':<14} {'tokens':>8} {'waits':>6} {'seconds':>8} {'tok/s':>8} {'vs plain':>9} " \
-             f"{'peak GiB':>9}"
-    print(header)
-    print("-" * len(header))
+    print(machine_line(start))
+    rows = []
     for m in results:
         plain = next(p for p in results if p.model == m.model and p.method == "plain vLLM")
-        print(f"{m.model:<14} {m.method:<14} {m.tokens:>8} {m.waits:>6} {m.seconds:>8.2f} {m.rate:>8.0f} "
-              f"{m.rate / plain.rate:>8.2f}x {m.peak_gib:>9.2f}")
-    if args.json:
-        args.json.write_text(json.dumps([{**m.__dict__, "tokens_per_s": m.rate} for m in results], indent=2) + "\n")
+        rows.append((m.model, m.method, m.tokens, m.waits, f"{m.seconds:.2f}", f"{m.rate:.0f}",
+                     f"{m.rate / plain.rate:.2f}x", f"{m.peak_gib:.2f}"))
+    print(table(["model", "method", "tokens", "waits", "seconds", "tok/s", "vs plain", "peak GiB"], rows,
+                align="llrrrrrr"))
+    write_json(args.json, [{**m.__dict__, "tokens_per_s": m.rate} for m in results], start)
 
 
 if __name__ == "__main__":  # vLLM starts its engine in new processes, which import this file again

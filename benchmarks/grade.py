@@ -9,21 +9,20 @@ Prints a table; --json writes the figures.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.common import machine_line, parse_args, rate_table, timed, write_json
 from fakes.anthropic_api import KEY, FakeAPI
 from s1cli.answers import check
 from s1cli.bundled import load_table
 from s1cli.judges import LLMJudge
 from s1cli.llm import ModelRef
-from s1cli.llm.accounting import Budget, Ledger
+from s1cli.llm.accounting import Ledger, SpendCap
 from s1cli.llm.anthropic import AnthropicBackend
 from s1cli.llm.cache import ResponseCache
 from s1cli.llm.client import Client
@@ -31,18 +30,11 @@ from s1cli.llm.prices import PriceTable
 from s1cli.tokens import load_counter
 
 
-def timed(fn) -> tuple[float, object]:
-    start = time.perf_counter()
-    result = fn()
-    return time.perf_counter() - start, result
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--latency", type=float, default=0.05, help="seconds per fake API reply")
     parser.add_argument("--requests", type=int, default=200)
-    parser.add_argument("--json", type=Path)
-    args = parser.parse_args()
+    args, start = parse_args(parser)
     rows = load_table("math500")
     results: list[tuple[str, int, float]] = []
 
@@ -65,7 +57,7 @@ def main() -> None:
             prices = PriceTable()
             cache = ResponseCache(Path(tmp) / f"{concurrency}.db")
             client = Client(AnthropicBackend(KEY, base_url=api.url), cache=cache, ledger=Ledger(prices),
-                            budget=Budget(None, prices))
+                            budget=SpendCap(None, prices))
             n = args.requests if concurrency > 1 else max(20, args.requests // 10)
             work = attempts[:n]
             with ThreadPoolExecutor(concurrency) as pool:
@@ -75,11 +67,9 @@ def main() -> None:
                 seconds, _ = timed(lambda c=client, w=work: [judge.judge(*x, c.ask) for x in w])
                 results.append(("LLM judge, every reply from the cache", n, seconds))
 
-    print(f"{'what':<58} {'rows':>6} {'seconds':>8} {'rows/s':>9}")
-    for what, n, seconds in results:
-        print(f"{what:<58} {n:>6} {seconds:>8.3f} {n / seconds:>9.1f}")
-    if args.json:
-        args.json.write_text(json.dumps([{"what": w, "rows": n, "seconds": s} for w, n, s in results], indent=1))
+    print(machine_line(start))
+    print(rate_table(results))
+    write_json(args.json, [{"what": w, "rows": n, "seconds": s} for w, n, s in results], start)
 
 
 if __name__ == "__main__":

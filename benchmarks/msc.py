@@ -17,14 +17,14 @@ split (disjoint from MATH500, which is drawn from the test split) and the Olympi
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
+import textwrap
 from collections import Counter, defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.common import machine_line, parse_args, table, timed, write_json
 from s1cli.bundled import load_table
 from s1cli.msc import candidates
 from s1cli.msc_offline import OfflineClassifier
@@ -54,9 +54,7 @@ def dev_rows(path: Path) -> list[tuple[str, str]]:
 
 
 def score(name: str, rows: list[tuple[str, str]], classifier: OfflineClassifier) -> dict:
-    start = time.perf_counter()
-    codes = [classifier.classify(question).code for question, _ in rows]
-    seconds = time.perf_counter() - start
+    seconds, codes = timed(lambda: [classifier.classify(question).code for question, _ in rows])
     spread: dict[str, Counter] = defaultdict(Counter)
     right: Counter[str] = Counter()
     for (_, subject), code in zip(rows, codes, strict=True):
@@ -72,14 +70,12 @@ def score(name: str, rows: list[tuple[str, str]], classifier: OfflineClassifier)
 
 def report(result: dict) -> None:
     print(f"\n{result['set']}: {result['rows']} questions, {result['per_second']:,.0f} questions/s")
-    print(f"  {'subject':<26} {'expected':<9} {'correct':>8} {'accuracy':>9}")
-    for subject, figures in result["subjects"].items():
-        expected = "/".join(sorted(EXPECTED[subject]))
-        counts = f"{figures['correct']:>4}/{figures['total']:<3}"
-        print(f"  {subject:<26} {expected:<9} {counts} {figures['accuracy']:>9.1%}")
+    rows = [(subject, "/".join(sorted(EXPECTED[subject])), f"{f['correct']}/{f['total']}", f"{f['accuracy']:.1%}")
+            for subject, f in result["subjects"].items()]
     overall = result["overall"]
     if overall["total"]:
-        print(f"  {'overall':<26} {'':<9} {overall['correct']:>4}/{overall['total']:<3} {overall['accuracy']:>9.1%}")
+        rows.append(("overall", "", f"{overall['correct']}/{overall['total']}", f"{overall['accuracy']:.1%}"))
+    print(textwrap.indent(table(["subject", "expected", "correct", "accuracy"], rows, align="llrr"), "  "))
     print("  where each subject went (top classes):")
     for subject, counts in result["spread"].items():
         top = ", ".join(f"{code} {n}" for code, n in list(counts.items())[:6])
@@ -90,19 +86,17 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--candidates", default="s1", help="s1 (61 classes, the default), all, or a code list")
     parser.add_argument("--dev", type=Path, help="also score a MATH-style table (problem/type columns)")
-    parser.add_argument("--json", type=Path)
-    args = parser.parse_args()
-    start = time.perf_counter()
-    classifier = OfflineClassifier(candidates(args.candidates))
-    print(f"offline classifier over {len(classifier.codes)} classes, built in {time.perf_counter() - start:.2f} s")
+    args, start = parse_args(parser)
+    seconds, classifier = timed(lambda: OfflineClassifier(candidates(args.candidates)))
+    print(f"offline classifier over {len(classifier.codes)} classes, built in {seconds:.2f} s")
     results = [score("MATH500 (bundled)", math500(), classifier),
                score("OlympiadBench rows of the bundled pool", olympiadbench(), classifier)]
     if args.dev:
         results.append(score(f"dev: {args.dev}", dev_rows(args.dev), classifier))
     for result in results:
         report(result)
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    print(f"\n{machine_line(start)}")
+    write_json(args.json, results, start)
 
 
 if __name__ == "__main__":

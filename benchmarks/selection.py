@@ -12,11 +12,8 @@ command on a Parquet file in a subprocess, reading and writing included, with it
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +21,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.common import machine_line, parse_args, run_measured, table, timed, write_json  # noqa: E402
 from s1cli.bundled import msc_classes  # noqa: E402
 from s1cli.selection import SelectConfig, select  # noqa: E402
 
@@ -67,17 +65,10 @@ def time_library(rows: list[dict], size: int) -> list[dict]:
     results = []
     for label, options in cases:
         config = SelectConfig(size=size, **options)
-        start = time.perf_counter()
-        selection = select(rows, config)
-        seconds = time.perf_counter() - start
+        seconds, selection = timed(lambda c=config: select(rows, c))
         results.append({"what": f"library: {label}", "rows": len(rows), "selected": len(selection.indices),
                         "seconds": round(seconds, 2)})
     return results
-
-
-# Runs a command and prints its peak resident memory (KiB on Linux), so each run is measured alone.
-PEAK = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True); "
-        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
 
 
 def time_cli(rows: list[dict], size: int) -> list[dict]:
@@ -89,13 +80,12 @@ def time_cli(rows: list[dict], size: int) -> list[dict]:
         write_table(pool, rows)
         for label, extra in (("s1 select (s1k)", []), ("s1 select --mode all", ["--mode", "all"])):
             out = Path(tmp) / "s1k.parquet"
-            start = time.perf_counter()
-            done = subprocess.run([sys.executable, "-c", PEAK, sys.executable, "-m", "s1cli.cli", "--quiet", "select",
-                                   str(pool), str(out), "--size", str(size), *extra],
-                                  check=True, cwd=ROOT, capture_output=True, text=True)
-            seconds = time.perf_counter() - start
+            done = run_measured([sys.executable, "-m", "s1cli.cli", "--quiet", "select", str(pool), str(out),
+                                 "--size", str(size), *extra], cwd=ROOT)
+            if done.returncode:
+                raise SystemExit(f"s1 select failed ({done.returncode}):\n{done.stderr[-3000:]}")
             results.append({"what": f"CLI: {label}, parquet in and out", "rows": len(rows), "selected": None,
-                            "seconds": round(seconds, 2), "peak_rss_mib": round(int(done.stdout.split()[-1]) / 1024)})
+                            "seconds": round(done.seconds, 2), "peak_rss_mib": round(done.peak_mib)})
     return results
 
 
@@ -104,24 +94,19 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--size", type=int, default=1000)
     parser.add_argument("--cli", action="store_true", help="also time the whole command on a Parquet file")
-    parser.add_argument("--json", type=Path, help="write the results here as JSON")
-    args = parser.parse_args()
+    args, start = parse_args(parser)
 
-    start = time.perf_counter()
-    rows = synthetic_pool(args.rows)
-    print(f"built a synthetic pool of {len(rows):,} rows in {time.perf_counter() - start:.1f} s", flush=True)
+    seconds, rows = timed(lambda: synthetic_pool(args.rows))
+    print(f"built a synthetic pool of {len(rows):,} rows in {seconds:.1f} s", flush=True)
     results = time_library(rows, args.size)
     if args.cli:
         results += time_cli(rows, args.size)
 
-    width = max(len(r["what"]) for r in results)
-    print(f"{'what':<{width}}  {'rows':>10}  {'selected':>9}  {'seconds':>8}  {'peak MiB':>8}")
-    for r in results:
-        selected = "" if r["selected"] is None else f"{r['selected']:,}"
-        peak = r.get("peak_rss_mib") or ""
-        print(f"{r['what']:<{width}}  {r['rows']:>10,}  {selected:>9}  {r['seconds']:>8.2f}  {peak!s:>8}")
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    print(machine_line(start))
+    print(table(["what", "rows", "selected", "seconds", "peak MiB"],
+                [(r["what"], f"{r['rows']:,}", "" if r["selected"] is None else f"{r['selected']:,}",
+                  f"{r['seconds']:.2f}", r.get("peak_rss_mib") or "") for r in results]))
+    write_json(args.json, results, start)
 
 
 if __name__ == "__main__":

@@ -31,9 +31,12 @@ import json
 import subprocess
 import sys
 import tempfile
-import time
 from itertools import pairwise
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.common import machine_line, parse_args, table, timed, write_json
 
 OPTIMIZER = {"lr": 1e-4, "weight_decay": 1e-4, "betas": (0.9, 0.95), "max_grad_norm": 1.0, "warmup_steps": 1}
 
@@ -199,20 +202,19 @@ def main() -> None:
     parser.add_argument("--model", type=Path, help="an HF model directory to train instead (e.g. Qwen2.5-0.5B)")
     parser.add_argument("--peak-tflops", type=float,
                         help="the device's peak dense TFLOP/s at this precision: adds MFU (6 × parameters × tok/s)")
-    parser.add_argument("--json", type=Path)
-    args = parser.parse_args()
+    args, start = parse_args(parser)
 
     runners = {"s1 sft (packed)": run_s1, "s1 sft --compile": run_s1_compiled,
                "TRL SFTTrainer (padding-free)": run_trl, "plain PyTorch loop (unpacked)": run_plain}
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        model, table, tokens = write_inputs(work, args.rows, args.preset, args.model)
+        model, rows_file, tokens = write_inputs(work, args.rows, args.preset, args.model)
         parameters = ModelShape.from_pretrained(str(model)).parameters
         for k, (name, runner) in enumerate(runners.items()):
-            began = time.perf_counter()
-            results[name] = runner(model, table, tokens, args.steps, args.batch_size, args.precision, work / f"run{k}")
-            results[name]["wall"] = time.perf_counter() - began
+            wall, results[name] = timed(lambda r=runner, out=work / f"run{k}": r(
+                model, rows_file, tokens, args.steps, args.batch_size, args.precision, out))
+            results[name]["wall"] = wall
 
     import torch
 
@@ -220,14 +222,15 @@ def main() -> None:
     what = args.model or f"random Qwen2 (s1 tiny --preset {args.preset})"
     print(f"{args.steps} steps × {args.batch_size} rows (MATH500, table order), {what}, {parameters / 1e6:,.1f}M "
           f"parameters, {args.precision}, {device}")
-    print(f"{'trainer':32} {'tok/s':>8} {'MFU':>6} {'peak RSS':>10} {'peak GPU':>10} {'first loss':>11} "
-          f"{'last loss':>10} {'wall s':>7}")
+    print(machine_line(start))
+    lines = []
     for name, r in results.items():
         r["tokens_per_s"] = sum(r["tokens"][1:]) / max(sum(r["seconds"][1:]), 1e-9)
         mfu = f"{6 * parameters * r['tokens_per_s'] / (args.peak_tflops * 1e12):.1%}" if args.peak_tflops else "-"
-        gpu = f"{r['peak_gpu'] / 2**30:6,.1f} GiB" if r.get("peak_gpu") else "-"
-        print(f"{name:32} {r['tokens_per_s']:8,.0f} {mfu:>6} {r['peak_rss'] / 2**20:6,.0f} MiB {gpu:>10} "
-              f"{r['loss'][0]:11.4f} {r['loss'][-1]:10.4f} {r['wall']:7.1f}")
+        gpu = f"{r['peak_gpu'] / 2**30:,.1f} GiB" if r.get("peak_gpu") else "-"
+        lines.append((name, f"{r['tokens_per_s']:,.0f}", mfu, f"{r['peak_rss'] / 2**20:,.0f} MiB", gpu,
+                      f"{r['loss'][0]:.4f}", f"{r['loss'][-1]:.4f}", f"{r['wall']:.1f}"))
+    print(table(["trainer", "tok/s", "MFU", "peak RSS", "peak GPU", "first loss", "last loss", "wall s"], lines))
     s1, compiled, trl, plain = results.values()
     same_tokens = s1["tokens"] == compiled["tokens"] == [int(t) for t in trl["tokens"]]
     n = min(len(s1["loss"]), len(trl["loss"]), 20)
@@ -238,8 +241,7 @@ def main() -> None:
               f"within {diff:.3%} of TRL's")
     print(f"tokens per step {'identical' if same_tokens else 'DIFFER'} across trainers; tok/s over steps 2-{n} "
           "(the first includes start-up and compilation: see wall s)")
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=1))
+    write_json(args.json, results, start)
 
 
 if __name__ == "__main__":
