@@ -1,5 +1,5 @@
 """`s1 classify-msc` end to end: the offline classifier, API models against a real HTTP server on 127.0.0.1
-(tests/fake_api.py: valid answers, an invalid answer then a valid one, invalid twice, faults, cache,
+(fakes/anthropic_api.py: valid answers, an invalid answer then a valid one, invalid twice, faults, cache,
 resume after a kill, batches, cost), a local tiny model, --compare, and bad input."""
 
 from __future__ import annotations

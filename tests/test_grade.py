@@ -1,4 +1,4 @@
-"""`s1 grade` end to end: rule and LLM judges against a real HTTP server on 127.0.0.1 (tests/fake_api.py),
+"""`s1 grade` end to end: rule and LLM judges against a real HTTP server on 127.0.0.1 (fakes/anthropic_api.py),
 exactly-once grading, caching, resuming after a kill, cost accounting, --max-cost, batches, token counts,
 secrets, and bad input."""
 

@@ -1,4 +1,4 @@
-"""The client layer against a real HTTP server on 127.0.0.1 (tests/fake_api.py): Anthropic Messages and
+"""The client layer against a real HTTP server on 127.0.0.1 (fakes/anthropic_api.py): Anthropic Messages and
 Message Batches, OpenAI-compatible chat, retries on injected faults, the cache, the budget, prices."""
 
 from __future__ import annotations
