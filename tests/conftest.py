@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -34,6 +35,13 @@ def s1_process(*args: str, **kwargs) -> subprocess.CompletedProcess:
     """Run `s1 ARGS` as a separate process (python -m s1cli.cli), capturing text output."""
     return subprocess.run([sys.executable, "-m", "s1cli.cli", *map(str, args)], capture_output=True, text=True,
                           env=subprocess_env(), **kwargs)
+
+
+def interruptible() -> None:
+    """``preexec_fn`` for a child a test stops with SIGINT. A shell starts background jobs with SIGINT
+    ignored and children inherit that, so the suite run with ``&`` (or nohup) would wait on a child
+    that never sees Ctrl-C; give it the default a foreground command has."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def subprocess_env() -> dict[str, str]:

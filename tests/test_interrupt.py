@@ -17,7 +17,7 @@ import pytest
 
 from s1cli.table import read_rows, write_table
 
-from .conftest import subprocess_env
+from .conftest import interruptible, subprocess_env
 
 # A row-by-row worker like `generate`: reads ids on stdin, writes a large row per id, acks.
 WORKER = """
@@ -93,7 +93,8 @@ def test_killed_whole_table_write_leaves_the_previous_file(tmp_path, sig, code):
     write_table(out, [{"id": "previous"}])
     before = out.read_bytes()
     proc = subprocess.Popen([sys.executable, "-m", "s1cli.cli", "convert", "-", str(out)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=subprocess_env())
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=subprocess_env(),
+                            preexec_fn=interruptible)
     for i in range(50):
         proc.stdin.write(json.dumps({"id": f"new{i}"}) + "\n")
     proc.stdin.flush()
