@@ -20,6 +20,7 @@ from typing import IO, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import ConfigError, InputError, RemoteError, S1Error
+from .hub import offline_hint, offline_unless_reachable
 from .schema import Renames, Row
 from .table import STDIO, count_rows, iter_located_rows, split_extension, table_format
 
@@ -213,6 +214,7 @@ def _open_hub(spec: str) -> OpenedSource:
     name, _, config = body.partition(":")
     if not name:
         raise ConfigError(f"{spec}: expected hf:NAME[:CONFIG][@SPLIT], e.g. hf:AI-MO/NuminaMath-CoT@train")
+    offline_unless_reachable()
     import datasets
 
     try:
@@ -220,15 +222,8 @@ def _open_hub(spec: str) -> OpenedSource:
     except Exception as exc:  # datasets raises many kinds (ConnectionError, FileNotFoundError, ValueError...)
         described = f"{name!r}" + (f" (config {config!r})" if config else "") + (f" split {split!r}" if split else "")
         raise RemoteError(f"{spec}: cannot load Hugging Face dataset {described}: {_first_line(exc)}"
-                          + _offline_hint()) from None
+                          + offline_hint("dataset")) from None
     return _dataset_source(spec, loaded, split)
-
-
-def _offline_hint() -> str:
-    flags = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
-    offline = any(os.environ.get(v, "").lower() in ("1", "true", "yes") for v in flags)
-    return " (offline: only datasets already in the cache load; or save one with Dataset.save_to_disk and pass " \
-        "its directory)" if offline else ""
 
 
 def _first_line(exc: BaseException) -> str:

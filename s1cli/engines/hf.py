@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from ..errors import ConfigError
 from ..forcing import Budget, Continuation, Forcer, ForcingTokens, Outcome, multi_round
+from ..hub import offline_hint, offline_unless_reachable
 from .base import BoundContinuer, Request, Sampling, draw, eos_ids_of, stream_seed
 
 DTYPES = ("auto", "float32", "bfloat16", "float16", "float64")
@@ -97,12 +98,14 @@ class HFEngine:
         kwargs: dict[str, Any] = {"dtype": getattr(torch, dtype)}
         if device.startswith("cuda") and _has_flash_attention():
             kwargs["attn_implementation"] = "flash_attention_2"
+        if not path.exists():
+            offline_unless_reachable()
         try:
             tokenizer = AutoTokenizer.from_pretrained(str(path) if path.exists() else name)
             model = AutoModelForCausalLM.from_pretrained(str(path) if path.exists() else name, **kwargs)
         except (OSError, ValueError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ConfigError(f"--model hf:{name}: cannot load ({first})") from None
+            raise ConfigError(f"--model hf:{name}: cannot load ({first}){offline_hint('model')}") from None
         return cls(model.to(device).eval(), tokenizer, f"hf:{name}")
 
     def close(self) -> None:

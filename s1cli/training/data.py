@@ -29,6 +29,7 @@ import numpy as np
 
 from ..engines.base import eos_ids_of
 from ..errors import ConfigError, InputError
+from ..hub import offline_hint, offline_unless_reachable
 from ..thinking import ThinkingFormat, build_prompt
 
 IGNORE = -100
@@ -219,11 +220,13 @@ def load_tokenizer(name: str) -> tuple[object, list[int]]:
     if not path.exists() and looks_local:
         raise ConfigError(f"--model hf:{name}: no such model directory")
     where = str(path) if path.exists() else name
+    if not path.exists():
+        offline_unless_reachable()
     try:
         tokenizer = AutoTokenizer.from_pretrained(where)
     except (OSError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"--model hf:{name}: cannot load its tokenizer ({first})") from None
+        raise ConfigError(f"--model hf:{name}: cannot load its tokenizer ({first}){offline_hint('model')}") from None
     try:
         generation = GenerationConfig.from_pretrained(where)
     except (OSError, ValueError):
