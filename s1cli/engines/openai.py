@@ -22,6 +22,7 @@ from typing import Any
 
 from ..errors import ConfigError, RemoteError
 from ..forcing import Budget, Continuation, ForcingTokens, Outcome, multi_round
+from ..hub import offline_unless_reachable
 from .base import BoundContinuer, Request, Sampling, eos_ids_of, stream_seed
 
 RETRY_STATUSES = {408, 429, 500, 502, 503, 504, 529}
@@ -48,6 +49,8 @@ class OpenAIEngine:
         if not base_url.startswith(("http://", "https://")):
             raise ConfigError(f"--base-url {base_url!r}: expected an http:// or https:// URL")
         source = tokenizer or name
+        if not Path(source).exists():
+            offline_unless_reachable()
         try:
             tok = AutoTokenizer.from_pretrained(source)
         except (OSError, ValueError) as exc:

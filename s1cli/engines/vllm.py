@@ -30,6 +30,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..forcing import LENGTH, Budget, Continuation, Forcer, ForcingTokens, Outcome, StopMatcher, multi_round
+from ..hub import offline_unless_reachable
 from .base import BoundContinuer, Request, Sampling, eos_ids_of, stream_seed
 
 ARGS_KEY = "s1cli_forcing"  # SamplingParams.extra_args key read by the logits processor
@@ -239,6 +240,8 @@ class VLLMEngine:
         if not path.exists() and looks_local:
             raise ConfigError(f"--model vllm:{name}: no such model directory")
         source = str(path) if path.exists() else name
+        if not path.exists():
+            offline_unless_reachable()
         kwargs: dict[str, Any] = {"model": source, "dtype": dtype, "seed": seed,
                                   "logits_processors": [PROCESSOR], "worker_extension_cls": WORKER_EXTENSION}
         for key in ENGINE_OPTIONS:
