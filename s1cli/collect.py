@@ -12,7 +12,6 @@ id and a digest of the row), and the kept row lists every dropped copy under ``m
 
 from __future__ import annotations
 
-import ast
 import json
 import math
 import os
@@ -39,7 +38,7 @@ from .dedupe import (
     similarity,
 )
 from .errors import ConfigError, InputError, located
-from .schema import COLUMNS, INT, JSON, STR, Row, coerce
+from .schema import COLUMNS, INT, JSON, STR, Row, coerce, object_from_text
 from .sources import OpenedSource, SourceConfig, default_name, exists, is_name, open_source
 from .table import STDIO, side_path
 
@@ -143,15 +142,8 @@ def _metadata(value: Any, where: str) -> dict:
         return {}
     if isinstance(value, dict):
         return dict(value)
-    if isinstance(value, str):
-        # The s1 release stores metadata as a Python literal (str(dict)); JSON text is common too.
-        for parse in (json.loads, ast.literal_eval):
-            try:
-                parsed = parse(value)
-            except (ValueError, SyntaxError, RecursionError, MemoryError):
-                continue
-            if isinstance(parsed, dict):
-                return parsed
+    if isinstance(value, str) and (parsed := object_from_text(value)) is not None:
+        return parsed
     return {"metadata": value}
 
 

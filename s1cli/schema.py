@@ -7,6 +7,7 @@ column, so a user can jump straight to the problem.
 
 from __future__ import annotations
 
+import ast
 import json
 import math
 from collections.abc import Iterable, Mapping
@@ -104,6 +105,8 @@ def coerce(value: Any, kind: str) -> Any:
             return value
     elif (kind == STR and isinstance(value, str)) or (kind == JSON and isinstance(value, dict)):
         return value
+    elif kind == JSON and isinstance(value, str) and (parsed := object_from_text(value)) is not None:
+        return parsed
     elif kind == STR and isinstance(value, list) and len(value) == 1 and isinstance(value[0], str):
         return value[0]
     elif kind == INT and isinstance(value, (int, float)) and float(value).is_integer():
@@ -111,6 +114,19 @@ def coerce(value: Any, kind: str) -> Any:
     elif kind == FLOAT and isinstance(value, (int, float)):
         return float(value)
     raise ValueError(f"must be {_article(kind)} {kind}, got {_type_name(value)} ({_short(value)})")
+
+
+def object_from_text(text: str) -> dict | None:
+    """An object written as JSON text or as a Python literal (the s1 releases store ``metadata`` as
+    ``str(dict)``), or None when the text is neither."""
+    for parse in (json.loads, ast.literal_eval):
+        try:
+            parsed = parse(text)
+        except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
+            continue
+        if isinstance(parsed, dict):
+            return parsed
+    return None
 
 
 def _article(kind: str) -> str:
@@ -139,7 +155,10 @@ def from_text(text: str, kind: str | None) -> Any:
                 return False
             raise ValueError
         if kind == JSON:
-            return json.loads(text)
+            parsed = object_from_text(text)
+            if parsed is None:
+                raise ValueError
+            return parsed
     except ValueError:
         raise ValueError(f"must be {_article(kind)} {kind}, got {_short(text)}") from None
     return text

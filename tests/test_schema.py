@@ -8,6 +8,9 @@ import pytest
 
 from s1cli.errors import InputError
 from s1cli.schema import BOOL, INT, JSON, STR, Validator, coerce, column_kind, describe_key, from_text, row_key
+from s1cli.table import read_rows, write_table
+
+from .conftest import run_s1
 
 
 def test_column_kinds_cover_contract_and_judge_families():
@@ -36,6 +39,33 @@ def test_a_one_element_list_of_text_is_text_as_in_the_s1_releases():
     for value in (["a", "b"], [], [1]):
         with pytest.raises(ValueError, match="must be a string, got array"):
             coerce(value, STR)
+
+
+def test_metadata_written_as_text_is_an_object_as_in_the_s1_releases():
+    # s1K, s1K-1.1 and the 59K pool store metadata as str(dict): a Python literal, not JSON.
+    literal = str({"level": 5, "type": "Algebra", "solved": True, "tags": None})
+    assert coerce(literal, JSON) == {"level": 5, "type": "Algebra", "solved": True, "tags": None}
+    assert coerce('{"level": 5}', JSON) == {"level": 5}
+    assert from_text(literal, JSON)["type"] == "Algebra"
+    for text in ("just text", "[1, 2]", "{'a': open('x')}", "5"):
+        with pytest.raises(ValueError, match="must be an object"):
+            coerce(text, JSON)
+
+
+def test_a_release_layout_table_converts_and_feeds_sft_without_rewriting(tmp_path):
+    rows = [{"question": f"What is {i} + {i}?", "solution": str(2 * i), "cot_type": "math",
+             "source_type": "qq8933/MATH", "metadata": str({"level": i, "type": "Algebra"}),
+             "thinking_trajectories": [f"{i}+{i}={2 * i}"], "attempt": f"Answer: {2 * i}", "id": f"r{i}"}
+            for i in range(3)]
+    src = tmp_path / "s1K.parquet"
+    write_table(src, rows)
+    out = tmp_path / "s1K.jsonl"
+    done = run_s1("convert", src, out, "--map", "thinking=thinking_trajectories", "--map", "response=attempt",
+                  "--require", "thinking", "--require", "response")
+    assert done.exit_code == 0, done.stderr
+    converted = read_rows(out)
+    assert converted[1]["metadata"] == {"level": 1, "type": "Algebra"}
+    assert converted[2]["thinking"] == "2+2=4" and converted[2]["response"] == "Answer: 4"
 
 
 def test_csv_cells_parse_by_kind():
