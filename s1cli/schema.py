@@ -88,6 +88,9 @@ def _type_name(value: Any) -> str:
             float: "number"}.get(type(value), type(value).__name__)
 
 
+BOOL_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
 def coerce(value: Any, kind: str) -> Any:
     """Return ``value`` as ``kind``, or raise ValueError with a reason.
 
@@ -107,6 +110,9 @@ def coerce(value: Any, kind: str) -> Any:
         return value
     elif kind == JSON and isinstance(value, str) and (parsed := object_from_text(value)) is not None:
         return parsed
+    elif kind == BOOL and isinstance(value, str) and value.strip().lower() in BOOL_WORDS:
+        # s1K-1.1 grades attempts "Yes" / "No"; CSV and spreadsheets write true/false or 1/0.
+        return BOOL_WORDS[value.strip().lower()]
     elif kind == STR and isinstance(value, list) and len(value) == 1 and isinstance(value[0], str):
         return value[0]
     elif kind == INT and isinstance(value, (int, float)) and float(value).is_integer():
@@ -148,18 +154,13 @@ def from_text(text: str, kind: str | None) -> Any:
         if kind == FLOAT:
             return float(text)
         if kind == BOOL:
-            lowered = text.strip().lower()
-            if lowered in ("true", "1", "yes"):
-                return True
-            if lowered in ("false", "0", "no"):
-                return False
-            raise ValueError
+            return BOOL_WORDS[text.strip().lower()]
         if kind == JSON:
             parsed = object_from_text(text)
             if parsed is None:
                 raise ValueError
             return parsed
-    except ValueError:
+    except (ValueError, KeyError):
         raise ValueError(f"must be {_article(kind)} {kind}, got {_short(text)}") from None
     return text
 

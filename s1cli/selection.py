@@ -220,6 +220,9 @@ class _Columns:
             if isinstance(v, str):
                 with suppress(ValueError):
                     v = from_text(v, BOOL)
+                if v is None:  # an empty cell is no verdict, as in a CSV
+                    null[i] = True
+                    continue
             if not isinstance(v, (bool, np.bool_)):
                 raise self.wrong_type(i, column, "a boolean", v)
             value[i] = v

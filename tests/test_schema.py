@@ -52,6 +52,13 @@ def test_metadata_written_as_text_is_an_object_as_in_the_s1_releases():
             coerce(text, JSON)
 
 
+def test_yes_and_no_grades_are_booleans_as_in_s1k_1_1():
+    assert coerce("Yes", BOOL) is True and coerce(" no ", BOOL) is False and coerce("true", BOOL) is True
+    for text in ("maybe", "", "yes!"):
+        with pytest.raises(ValueError, match="must be a boolean"):
+            coerce(text, BOOL)
+
+
 def test_a_release_layout_table_converts_and_feeds_sft_without_rewriting(tmp_path):
     rows = [{"question": f"What is {i} + {i}?", "solution": str(2 * i), "cot_type": "math",
              "source_type": "qq8933/MATH", "metadata": str({"level": i, "type": "Algebra"}),

@@ -118,6 +118,15 @@ def test_difficulty_with_three_attempt_columns_and_csv_style_booleans():
     assert ids(select(rows, everything())) == ["hard", "qwq"]
 
 
+def test_yes_no_grades_and_empty_cells_as_in_s1k_1_1():
+    # s1K-1.1 grades attempts "Yes"/"No"; an empty cell is no verdict (null, which the quality stage
+    # drops as a missing feature), not a type error.
+    rows = [row("no", qwen7b_correct="No"), row("yes", qwen7b_correct="Yes"), row("empty", qwen7b_correct="")]
+    selection = select(rows, everything())
+    assert ids(selection) == ["no"]
+    assert next(s for s in selection.report.stages if s.name == "quality: features").change == -1
+
+
 def test_an_empty_easy_if_skips_the_difficulty_filter():
     rows = [row("hard"), row("easy", qwen7b_correct=True)]
     selection = select(rows, everything(easy_if=()))
