@@ -13,7 +13,10 @@ import os
 import socket
 import sys
 from collections.abc import MutableMapping
+from pathlib import Path
 from urllib.parse import urlsplit
+
+from .errors import ConfigError
 
 OFFLINE_FLAGS = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE")
 DEFAULT_ENDPOINT = "https://huggingface.co"
@@ -52,6 +55,19 @@ def offline_unless_reachable(environ: MutableMapping[str, str] = os.environ) -> 
     if config is not None:
         config.HF_HUB_OFFLINE = config.HF_DATASETS_OFFLINE = True
     return True
+
+
+def model_source(name: str, label: str) -> str:
+    """What to hand ``from_pretrained`` for a model named on the command line: its directory when it
+    exists, else the hub id (``owner/name``), once the Hub has been probed. A name that can only be a
+    path and is not there is one error starting with ``label`` (``--model hf:NAME``)."""
+    path = Path(name).expanduser()
+    if path.exists():
+        return str(path)
+    if name.startswith((".", "/", "~")) or name.count("/") != 1:
+        raise ConfigError(f"{label}: no such model directory")
+    offline_unless_reachable()
+    return name
 
 
 def offline_hint(kind: str, environ: MutableMapping[str, str] = os.environ) -> str:

@@ -15,12 +15,11 @@ import random
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Any, Protocol
 
 from ..errors import ConfigError
 from ..forcing import Budget, Continuation, Forcer, ForcingTokens, Outcome, multi_round
-from ..hub import offline_hint, offline_unless_reachable
+from ..hub import model_source, offline_hint
 from .base import BoundContinuer, Request, Sampling, draw, eos_ids_of, stream_seed
 
 DTYPES = ("auto", "float32", "bfloat16", "float16", "float64")
@@ -87,10 +86,7 @@ class HFEngine:
 
         if dtype not in DTYPES:
             raise ConfigError(f"--dtype {dtype!r}: choose from {', '.join(DTYPES)}")
-        path = Path(name).expanduser()
-        looks_local = name.startswith((".", "/", "~")) or name.count("/") != 1
-        if not path.exists() and looks_local:
-            raise ConfigError(f"--model hf:{name}: no such model directory")
+        source = model_source(name, f"--model hf:{name}")
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         if dtype == "auto":
@@ -98,11 +94,9 @@ class HFEngine:
         kwargs: dict[str, Any] = {"dtype": getattr(torch, dtype)}
         if device.startswith("cuda") and _has_flash_attention():
             kwargs["attn_implementation"] = "flash_attention_2"
-        if not path.exists():
-            offline_unless_reachable()
         try:
-            tokenizer = AutoTokenizer.from_pretrained(str(path) if path.exists() else name)
-            model = AutoModelForCausalLM.from_pretrained(str(path) if path.exists() else name, **kwargs)
+            tokenizer = AutoTokenizer.from_pretrained(source)
+            model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
         except (OSError, ValueError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ConfigError(f"--model hf:{name}: cannot load ({first}){offline_hint('model')}") from None

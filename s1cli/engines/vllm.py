@@ -25,12 +25,11 @@ import random
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
 from ..forcing import LENGTH, Budget, Continuation, Forcer, ForcingTokens, Outcome, StopMatcher, multi_round
-from ..hub import offline_unless_reachable
+from ..hub import model_source
 from .base import BoundContinuer, Request, Sampling, eos_ids_of, stream_seed
 
 ARGS_KEY = "s1cli_forcing"  # SamplingParams.extra_args key read by the logits processor
@@ -235,13 +234,7 @@ class VLLMEngine:
     @classmethod
     def load(cls, name: str, *, dtype: str = "auto", seed: int = 0, **options: Any) -> VLLMEngine:
         vllm = _import_vllm()
-        path = Path(name).expanduser()
-        looks_local = name.startswith((".", "/", "~")) or name.count("/") != 1
-        if not path.exists() and looks_local:
-            raise ConfigError(f"--model vllm:{name}: no such model directory")
-        source = str(path) if path.exists() else name
-        if not path.exists():
-            offline_unless_reachable()
+        source = model_source(name, f"--model vllm:{name}")
         kwargs: dict[str, Any] = {"model": source, "dtype": dtype, "seed": seed,
                                   "logits_processors": [PROCESSOR], "worker_extension_cls": WORKER_EXTENSION}
         for key in ENGINE_OPTIONS:

@@ -22,14 +22,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..engines.base import eos_ids_of
 from ..errors import ConfigError, InputError
-from ..hub import offline_hint, offline_unless_reachable
+from ..hub import model_source, offline_hint
 from ..thinking import ThinkingFormat, build_prompt
 
 IGNORE = -100
@@ -215,13 +214,7 @@ def load_tokenizer(name: str) -> tuple[object, list[int]]:
     """The base model's tokenizer and the token ids generation stops on (its generation config's)."""
     from transformers import AutoTokenizer, GenerationConfig
 
-    path = Path(name).expanduser()
-    looks_local = name.startswith((".", "/", "~")) or name.count("/") != 1
-    if not path.exists() and looks_local:
-        raise ConfigError(f"--model hf:{name}: no such model directory")
-    where = str(path) if path.exists() else name
-    if not path.exists():
-        offline_unless_reachable()
+    where = model_source(name, f"--model hf:{name}")
     try:
         tokenizer = AutoTokenizer.from_pretrained(where)
     except (OSError, ValueError) as exc:
