@@ -4,8 +4,19 @@ OpenAI-compatible chat API, with scripted replies and injected faults.
 Replies are scripted by markers inside the prompt: ``<<yes>>`` / ``<<no>>`` give a short rationale
 and that verdict; ``<<garbled>>`` gives no verdict the first time and "No" when asked again;
 ``<<garbled-twice>>`` never gives one. Faults are queued (``fail(...)``) and consumed by the next
-model calls: an HTTP status with headers, a dropped connection, or a slow reply. ``hold_after(n)``
-makes every call after the n-th hang until ``release()`` (to kill a client mid-run).
+model calls: an HTTP status with headers, a dropped connection, a slow reply, or an empty 200
+reply. ``hold_after(n)`` makes every call after the n-th hang until ``release()`` (to kill a client
+mid-run).
+
+Thinking, as the real APIs return it: a Messages request with ``thinking`` enabled gets a
+``thinking`` block before the text (and a ``redacted_thinking`` block when the prompt holds
+``<<redacted>>``); the request is refused with 400 as the API refuses it (a budget under 1024,
+max_tokens not above the budget, a temperature other than 1, top_p under 0.95). Chat replies carry
+thinking as ``chat_reasoning`` says (``reasoning_content``, ``reasoning``, ``think-tags`` or
+``none``), and in Gemini's ``<thought>`` tags when the body asks for Google's ``include_thoughts``;
+``usage.completion_tokens_details.reasoning_tokens`` counts it unless ``report_reasoning_tokens``
+is off. ``<<length>>`` in the prompt cuts the reply off while thinking (stop reason max_tokens /
+length).
 """
 
 from __future__ import annotations
@@ -27,7 +38,7 @@ KEY = "sk-test-7f3a9c1e-SECRET-do-not-log"
 
 @dataclass
 class Fault:
-    kind: str  # status, drop, slow
+    kind: str  # status, drop, slow, empty (200 with no body)
     status: int = 500
     headers: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
@@ -46,6 +57,16 @@ def default_reply(prompt: str, turns: int) -> str:
     return "Verdict: No"
 
 
+def default_thinking(prompt: str) -> str:
+    """A scripted trace: the question's last line restated, then steps."""
+    last = prompt.strip().splitlines()[-1] if prompt.strip() else ""
+    return f"The question: {last[:80]}\nStep 1: read it. Step 2: work it out. Step 3: check the result."
+
+
+def tokens(text: str) -> int:
+    return len(text) // 4 + 1 if text else 0
+
+
 def digest(body: dict[str, Any]) -> str:
     """Identifies a model call by its content (model, system, messages), as the client's cache does."""
     content = {k: body.get(k) for k in ("model", "system", "messages")}
@@ -53,9 +74,14 @@ def digest(body: dict[str, Any]) -> str:
 
 
 class FakeAPI(LocalServer):
-    def __init__(self, *, key: str = KEY, reply: Callable[[str, int], str] = default_reply, batch_polls: int = 1):
+    def __init__(self, *, key: str = KEY, reply: Callable[[str, int], str] = default_reply, batch_polls: int = 1,
+                 thinking: Callable[[str], str] = default_thinking, chat_reasoning: str = "none",
+                 report_reasoning_tokens: bool = True):
         self.key = key
         self.reply = reply
+        self.thinking = thinking
+        self.chat_reasoning = chat_reasoning
+        self.report_reasoning_tokens = report_reasoning_tokens
         self.batch_polls = batch_polls
         self.latency = 0.0  # seconds every model call takes (benchmarks)
         self.faults: deque[Fault] = deque()
@@ -96,31 +122,82 @@ class FakeAPI(LocalServer):
 
     # ------------------------------------------------------------------------------ replies
 
-    def _answer(self, body: dict[str, Any]) -> tuple[str, int, int]:
+    @staticmethod
+    def _prompt(body: dict[str, Any]) -> str:
+        return (body.get("system") or "") + "\n".join(str(m.get("content")) for m in body.get("messages", []))
+
+    def _answer(self, body: dict[str, Any], *, think: bool = False, extra_output: int = 0
+                ) -> tuple[str, str | None, bool, int, int]:
+        """(text, thinking or None, cut off, input tokens, output tokens); a reply cut off while
+        thinking (``<<length>>``) has no text and half its thinking."""
         messages = body.get("messages", [])
-        prompt = (body.get("system") or "") + "\n".join(str(m.get("content")) for m in messages)
+        prompt = self._prompt(body)
         turns = sum(1 for m in messages if m.get("role") == "user")
         text = self.reply(prompt, turns)
-        usage = (len(prompt) // 4 + 10, len(text) // 4 + 1)
+        thinking = self.thinking(prompt) if think else None
+        cut = "<<length>>" in prompt
+        if cut:
+            text, thinking = "", (thinking or "")[: len(thinking or "") // 2]
+        usage = (len(prompt) // 4 + 10, tokens(text) + tokens(thinking or "") + extra_output)
         with self._lock:
             self.usage.append(usage)
-        return text, *usage
+        return text, thinking, cut, *usage
+
+    @staticmethod
+    def _refuse_thinking(body: dict[str, Any]) -> str | None:
+        """Why the Messages API would refuse this thinking request (400), or None."""
+        thinking = body.get("thinking")
+        if not thinking or thinking.get("type") != "enabled":
+            return None
+        budget = thinking.get("budget_tokens", 0)
+        if budget < 1024:
+            return "thinking.enabled.budget_tokens: Input should be greater than or equal to 1024"
+        if body.get("max_tokens", 0) <= budget:
+            return "`max_tokens` must be greater than `thinking.budget_tokens`"
+        if body.get("temperature", 1) != 1:
+            return "`temperature` may only be set to 1 when thinking is enabled"
+        if body.get("top_p", 1) < 0.95:
+            return "`top_p` must be greater than or equal to 0.95 when thinking is enabled"
+        return None
 
     def _message(self, body: dict[str, Any]) -> dict[str, Any]:
-        text, input_tokens, output_tokens = self._answer(body)
+        think = bool(body.get("thinking"))
+        redacted = think and "<<redacted>>" in self._prompt(body)
+        text, thinking, cut, input_tokens, output_tokens = self._answer(body, think=think,
+                                                                        extra_output=40 if redacted else 0)
+        content: list[dict[str, Any]] = []
+        if thinking is not None:
+            content.append({"type": "thinking", "thinking": thinking, "signature": "c2lnbmF0dXJl"})
+        if redacted:
+            content.append({"type": "redacted_thinking", "data": "RU5DUllQVEVE"})
+        if not cut:
+            content.append({"type": "text", "text": text})
         return {"id": f"msg_{len(self.calls)}", "type": "message", "role": "assistant", "model": body["model"],
-                "content": [{"type": "text", "text": text}], "stop_reason": "end_turn", "stop_sequence": None,
+                "content": content, "stop_reason": "max_tokens" if cut else "end_turn", "stop_sequence": None,
                 "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens}}
 
     def _chat(self, body: dict[str, Any]) -> dict[str, Any]:
         messages = body.get("messages", [])
         system = "".join(m["content"] for m in messages if m.get("role") == "system")
         rest = [m for m in messages if m.get("role") != "system"]
-        text, input_tokens, output_tokens = self._answer({"model": body["model"], "system": system, "messages": rest})
+        google = ((body.get("extra_body") or {}).get("google") or {}).get("thinking_config") or {}
+        style = "thought-tags" if google.get("include_thoughts") else self.chat_reasoning
+        text, thinking, cut, input_tokens, output_tokens = self._answer(
+            {"model": body["model"], "system": system, "messages": rest}, think=style != "none")
+        message: dict[str, Any] = {"role": "assistant", "content": text}
+        if style in ("reasoning_content", "reasoning"):
+            message[style] = thinking
+        elif style == "think-tags":
+            message["content"] = f"<think>\n{thinking}" + ("" if cut else f"\n</think>\n\n{text}")
+        elif style == "thought-tags":
+            message["content"] = f"<thought>{thinking}" + ("" if cut else f"</thought>{text}")
+        usage: dict[str, Any] = {"prompt_tokens": input_tokens, "completion_tokens": output_tokens,
+                                 "total_tokens": input_tokens + output_tokens}
+        if thinking is not None and self.report_reasoning_tokens:
+            usage["completion_tokens_details"] = {"reasoning_tokens": tokens(thinking)}
         return {"id": "chatcmpl-1", "object": "chat.completion", "model": body["model"],
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": input_tokens, "completion_tokens": output_tokens,
-                          "total_tokens": input_tokens + output_tokens}}
+                "choices": [{"index": 0, "message": message, "finish_reason": "length" if cut else "stop"}],
+                "usage": usage}
 
     def _batch_object(self, batch: dict[str, Any]) -> dict[str, Any]:
         ended = batch["polls"] >= self.batch_polls
@@ -207,6 +284,9 @@ class FakeAPI(LocalServer):
                         self.close_connection = True
                         self.connection.shutdown(2)
                         return
+                    if fault.kind == "empty":
+                        self._send(200, b"")
+                        return
                     if fault.kind == "slow":
                         time.sleep(fault.seconds)
                     else:
@@ -215,6 +295,11 @@ class FakeAPI(LocalServer):
                             "message": f"injected {fault.status}"}}, fault.headers)
                         return
                 if self.path == "/v1/messages":
+                    refused = api._refuse_thinking(body)
+                    if refused:
+                        self._send(400, {"type": "error", "error": {"type": "invalid_request_error",
+                                                                    "message": refused}})
+                        return
                     reply = api._message(body)
                     key = digest(body)
                 else:

@@ -22,6 +22,7 @@ from .base import (
     cache_scope,
     classify_status,
 )
+from .replies import anthropic_details, anthropic_text
 
 T = TypeVar("T")
 
@@ -109,6 +110,10 @@ class AnthropicBackend:
             raise TransientError("timed out") from None
         except sdk.APIConnectionError as exc:
             raise TransientError(f"connection failed ({exc.__cause__ or exc})") from None
+        except (ValueError, sdk.APIResponseValidationError) as exc:
+            # A 200 whose body is empty or not a message (a proxy that dropped it): nothing was
+            # answered, so ask again (the SDK raises json's ValueError for an empty body).
+            raise TransientError(f"unreadable reply ({type(exc).__name__}: {str(exc)[:120]})") from None
 
 
 def _message(exc: Any) -> str:
@@ -121,9 +126,9 @@ def _message(exc: Any) -> str:
 
 
 def _response(message: Any, *, batch: bool) -> Response:
-    text = "".join(getattr(block, "text", "") for block in message.content if getattr(block, "type", "") == "text")
+    raw = message.model_dump(mode="json")
     usage = Usage(message.usage.input_tokens or 0, message.usage.output_tokens or 0)
-    return Response(text, usage, message.model_dump(mode="json"), batch=batch)
+    return Response(anthropic_text(raw), usage, raw, batch=batch, **vars(anthropic_details(raw)))
 
 
 __all__ = ["AnthropicBackend", "BatchResult", "BatchStatus", "FatalRemoteError", "RequestRejected"]

@@ -22,8 +22,8 @@ class Request:
     messages: tuple[dict[str, str], ...]
     max_tokens: int
     system: str | None = None
-    params: tuple[tuple[str, Any], ...] = ()  # sampling parameters (temperature, ...), sorted
-    prompt_version: str = ""
+    params: tuple[tuple[str, Any], ...] = ()  # further body fields (temperature, thinking, ...), sorted
+    prompt_version: str = ""  # what shapes the reply without being sent: the prompt template, a sample index
 
     @classmethod
     def make(cls, model: str, messages: list[dict[str, str]], max_tokens: int, *, system: str | None = None,
@@ -60,11 +60,18 @@ class Usage:
 
 @dataclass(frozen=True)
 class Response:
+    """A reply. ``text`` is what judges and classifiers read; the fields after ``batch`` are what
+    ``generate`` records besides (read from ``raw`` by ``replies.details``, for cached replies too)."""
+
     text: str
     usage: Usage
     raw: dict[str, Any] = field(default_factory=dict)
     cached: bool = False  # served from the cache: cost nothing this run
     batch: bool = False  # answered through a batch API (billed at the batch rate)
+    thinking: str | None = None  # thinking the API returned apart from the text (None: none)
+    thinking_redacted: int = 0  # redacted thinking blocks (Anthropic): counted, never shown
+    stop: str | None = None  # the API's stop reason as it wrote it
+    reasoning_tokens: int | None = None  # the provider's count of thinking tokens, when it reports one
 
 
 class TransientError(Exception):

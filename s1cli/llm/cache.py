@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from .base import Request, Response, Usage
+from .replies import details
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS responses (
@@ -60,12 +61,14 @@ class ResponseCache:
 
     def get(self, key: str) -> Response | None:
         with self._lock:
-            row = self._db.execute("SELECT text, input_tokens, output_tokens, batch, raw FROM responses WHERE key = ?",
-                                   (key,)).fetchone()
+            row = self._db.execute("SELECT backend, text, input_tokens, output_tokens, batch, raw FROM responses "
+                                   "WHERE key = ?", (key,)).fetchone()
         if row is None:
             return None
-        text, input_tokens, output_tokens, batch, raw = row
-        return Response(text, Usage(input_tokens, output_tokens), json.loads(raw), cached=True, batch=bool(batch))
+        backend, text, input_tokens, output_tokens, batch, raw = row
+        body = json.loads(raw)
+        return Response(text, Usage(input_tokens, output_tokens), body, cached=True, batch=bool(batch),
+                        **vars(details(backend, body)))
 
     def __contains__(self, key: str) -> bool:
         with self._lock:

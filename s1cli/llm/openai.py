@@ -21,6 +21,7 @@ from .base import (
     cache_scope,
     classify_status,
 )
+from .replies import chat_details, chat_text
 
 DEFAULT_BASE_URL = DEFAULT_ENDPOINTS["openai"]
 
@@ -38,7 +39,10 @@ class OpenAIChatBackend:
     def body(request: Request) -> dict[str, Any]:
         messages = [{"role": "system", "content": request.system}] if request.system else []
         messages += [dict(m) for m in request.messages]
-        return {"model": request.model, "messages": messages, "max_tokens": request.max_tokens, **dict(request.params)}
+        body = {"model": request.model, "messages": messages, "max_tokens": request.max_tokens, **dict(request.params)}
+        if "max_completion_tokens" in body:  # OpenAI's reasoning models refuse max_tokens; the request names which
+            del body["max_tokens"]
+        return body
 
     def send(self, request: Request) -> Response:
         try:
@@ -49,15 +53,16 @@ class OpenAIChatBackend:
             raise TransientError(f"connection failed ({type(exc).__name__}: {exc})") from None
         if reply.status_code >= 400:
             raise classify_status(reply.status_code, _error_message(reply), reply.headers)
+        if not reply.content.strip():  # a proxy or server that dropped the body: nothing was answered, ask again
+            raise TransientError(f"empty reply (HTTP {reply.status_code}) from {self.base_url}")
         try:
             data = reply.json()
-            choice = data["choices"][0]
-            text = choice["message"].get("content") or ""
-        except (ValueError, KeyError, IndexError, TypeError):
+            text = chat_text(data)
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError):
             raise RequestRejected(f"unexpected reply from {self.base_url}: {reply.text[:200]!r}") from None
         usage = data.get("usage") or {}
         return Response(text, Usage(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)),
-                        data)
+                        data, **vars(chat_details(data)))
 
 
 def _error_message(reply: httpx2.Response) -> str:
