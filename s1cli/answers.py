@@ -256,8 +256,17 @@ def reference_answer(reference: str | None, *, solution: bool = False) -> str | 
     if boxes:
         return boxes[-1]
     if solution:
-        return extract_answer(reference).answer
+        found = extract_answer(reference).answer
+        if found is None and _is_bare_answer(reference):
+            return reference.strip()  # s1K's "solution" is a bare answer for AIME and TheoremQA rows ("125")
+        return found
     return reference.strip()
+
+
+def _is_bare_answer(text: str) -> bool:
+    """One short line: a final answer given alone, not a worked solution without a conclusion."""
+    text = text.strip()
+    return "\n" not in text and len(text) <= 40 and len(text.split()) <= 4
 
 
 def check(response: str | None, reference: str | None, *, solution: bool = False,

@@ -9,13 +9,17 @@ from __future__ import annotations
 import importlib
 import os
 import signal
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import typer
+from rich.text import Text
 
 from . import __version__
 from .commands.ui import Settings, error_line
-from .errors import S1Error
+from .errors import Notice, S1Error
 
 # One module per subcommand, each exposing register(app); a command is listed once it works.
 COMMAND_MODULES = ("tiny", "convert", "join", "data", "schema", "collect", "grade", "classify_msc", "select", "sft",
@@ -34,7 +38,8 @@ class S1Group(typer.core.TyperGroup):
     def invoke(self, ctx: typer.Context) -> Any:
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
         try:
-            return super().invoke(ctx)
+            with _notices_on_stderr(ctx):
+                return super().invoke(ctx)
         except S1Error as exc:
             error_line(_settings(ctx).console, str(exc))
             raise typer.Exit(exc.exit_code) from None
@@ -64,6 +69,28 @@ class S1Group(typer.core.TyperGroup):
             raise typer.Exit(1) from None
         finally:
             signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def _notices_on_stderr(ctx: typer.Context) -> Iterator[None]:
+    """The library's ``Notice`` warnings as one ``note:`` line each on stderr, each said once per run
+    (a table read twice says it once), silenced by --quiet; other warnings go where they went."""
+    said: set[str] = set()
+    with warnings.catch_warnings():
+        default = warnings.showwarning
+
+        def show(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+            if not issubclass(category, Notice):
+                default(message, category, *args, **kwargs)
+            elif str(message) not in said:
+                said.add(str(message))
+                settings = _settings(ctx)  # read when said: the global options are parsed after invoke starts
+                if not settings.quiet:
+                    settings.console.print(Text(f"note: {message}", style="yellow"), soft_wrap=True)
+
+        warnings.simplefilter("always", Notice)
+        warnings.showwarning = show
+        yield
 
 
 def _settings(ctx: typer.Context) -> Settings:

@@ -34,11 +34,10 @@ from .dedupe import (
     digest,
     near_clusters,
     normalize,
-    short_hash,
     similarity,
 )
 from .errors import ConfigError, InputError, located
-from .schema import COLUMNS, INT, JSON, STR, Row, coerce, object_from_text
+from .schema import COLUMNS, INT, JSON, STR, Row, coerce, derived_id, object_from_text
 from .sources import OpenedSource, SourceConfig, default_name, exists, is_name, open_source
 from .table import STDIO, side_path
 
@@ -369,7 +368,7 @@ class Pool:
         tokens = normalize(row["question"]).split()
         key = digest(" ".join(tokens))
         if row["id"] is None:
-            row["id"] = f"{row['source']}-{short_hash(key)}"
+            row["id"] = derived_id(row)  # the id every command gives an id-less row
         source = self._source(row["source"])
         stats = self.stats[row["source"]]
         stats.read += 1

@@ -21,6 +21,11 @@ class RemoteError(S1Error):
     """A model server or API failed in a way retrying did not fix."""
 
 
+class Notice(UserWarning):
+    """Something the user should know that is not an error (an id derived for an id-less table): the
+    library issues it with ``warnings.warn(Notice(...))`` and the CLI prints it once on stderr."""
+
+
 def located(where: str, message: str) -> str:
     """Prefix a message with its location, e.g. ``pool.jsonl:17: column 'id' is missing``."""
     return f"{where}: {message}" if where else message

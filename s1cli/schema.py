@@ -10,10 +10,11 @@ from __future__ import annotations
 import ast
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .dedupe import digest, normalize, short_hash
 from .errors import ConfigError, InputError, located
 
 Row = dict[str, Any]
@@ -75,6 +76,20 @@ def column_kind(name: str) -> str | None:
 def row_key(row: Mapping[str, Any]) -> tuple:
     """Identify a row for resume and duplicate checks: (id, sample, budget)."""
     return tuple(row.get(name) for name in KEY_COLUMNS)
+
+
+def derived_id(row: Mapping[str, Any]) -> str | None:
+    """The id of a row that has none: its source and a hash of its normalised question, as ``collect``
+    names rows (``numina-1f0c…``; the hash alone without a source). None without a question. The same
+    content gives the same id in every command and every run, so a later step and a resume agree."""
+    question = row.get("question")
+    if isinstance(question, list) and len(question) == 1:
+        question = question[0]
+    if not isinstance(question, str) or not question.strip():
+        return None
+    hashed = short_hash(digest(normalize(question)))
+    source = row.get("source")
+    return f"{source}-{hashed}" if isinstance(source, str) and source.strip() else hashed
 
 
 def describe_key(key: tuple) -> str:
@@ -170,6 +185,8 @@ class Renames:
     """``--map new=old`` column renames, applied as rows are read."""
 
     pairs: tuple[tuple[str, str], ...] = ()
+    layout: str = ""  # the --layout the pairs came from, for error hints
+    derive: Callable[[Row], Row] | None = None  # a layout's reshaping, after the renames
 
     @classmethod
     def parse(cls, specs: Iterable[str] | None) -> Renames:
@@ -187,16 +204,22 @@ class Renames:
         return cls(tuple(pairs))
 
     def apply(self, row: Row) -> Row:
-        if not self.pairs:
-            return row
-        taken = {old: row.pop(old) for _, old in self.pairs if old in row}
-        for new, old in self.pairs:
-            if old in taken:
-                row[new] = taken[old]
-        return row
+        if self.pairs:
+            taken = {old: row.pop(old) for _, old in self.pairs if old in row}
+            for new, old in self.pairs:
+                if old in taken:
+                    row[new] = taken[old]
+        return self.derive(row) if self.derive is not None else row
 
     def origin(self, column: str) -> str | None:
         return next((old for new, old in self.pairs if new == column), None)
+
+    def hint(self, column: str) -> str:
+        """`` (mapped from 'old')`` for a renamed column, naming the layout that renamed it."""
+        old = self.origin(column)
+        if old is None:
+            return ""
+        return f" (mapped from {old!r} by --layout {self.layout})" if self.layout else f" (mapped from {old!r})"
 
 
 @dataclass
@@ -210,17 +233,20 @@ class Validator:
     require: tuple[str, ...] = ()
     renames: Renames = Renames()
     unique: bool = True
+    derive_ids: bool = True
 
     def __post_init__(self) -> None:
         self._seen: dict[tuple, str] = {}
+        self._derived: dict[tuple, int] = {}
+        self.first_derived: tuple[str, str] | None = None  # (where, id) of the first row given an id
 
     def check(self, row: Row, where: str) -> Row:
+        if self.derive_ids and row.get("id") in (None, ""):
+            row = self._with_derived_id(row, where)
         for name in self.require:
             if row.get(name) is None:
                 state = "is missing" if name not in row else "is null"
-                origin = self.renames.origin(name)
-                hint = f" (mapped from {origin!r})" if origin else ""
-                raise InputError(located(where, f"column {name!r}{hint} {state}"))
+                raise InputError(located(where, f"column {name!r}{self.renames.hint(name)} {state}"))
         for name, value in row.items():
             kind = column_kind(name)
             if kind is None or value is None:
@@ -236,3 +262,17 @@ class Validator:
                 raise InputError(located(where, f"column 'id': duplicate {describe_key(key)} (first at {first})"))
             self._seen[key] = where
         return row
+
+    def _with_derived_id(self, row: Row, where: str) -> Row:
+        row_id = derived_id(row)
+        if row_id is None:
+            return row
+        # The same question twice (a pool with repeats) gets -2, -3, ... in the order the table holds them.
+        key = (row_id, *row_key(row)[1:])
+        seen = self._derived.get(key, 0)
+        self._derived[key] = seen + 1
+        if seen:
+            row_id = f"{row_id}-{seen + 1}"
+        if self.first_derived is None:
+            self.first_derived = (where, row_id)
+        return {"id": row_id, **{column: value for column, value in row.items() if column != "id"}}

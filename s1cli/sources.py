@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import ConfigError, InputError, RemoteError, S1Error
 from .hub import offline_hint, offline_unless_reachable
+from .layouts import column_map
 from .schema import Renames, Row
 from .table import STDIO, count_rows, iter_located_rows, split_extension, table_format
 
@@ -60,6 +61,7 @@ class _RecipeSource(BaseModel):
     name: str = Field(min_length=1)
     spec: str | list[str] = Field(min_length=1)
     map: dict[str, str] = Field(default_factory=dict)
+    layout: str | None = None
     domain: str | None = None
     where: dict[str, Scalar | list[Scalar]] = Field(default_factory=dict)
     limit: int | None = Field(default=None, ge=1)
@@ -89,15 +91,20 @@ def load_recipe(path: str | os.PathLike, renames: Renames | None = None) -> list
     for index, entry in enumerate(recipe.source, 1):
         where = f"{name}: source {index} ({entry.name!r})"
         try:
-            own = Renames.parse(f"{new}={old}" for new, old in entry.map.items())
+            own = column_map((f"{new}={old}" for new, old in entry.map.items()), entry.layout)
         except ConfigError as exc:
-            raise ConfigError(f"{where}: map: {str(exc).removeprefix('--map ')}") from None
-        pairs = own.pairs + tuple(p for p in (renames or Renames()).pairs if p[0] not in entry.map)
+            raise ConfigError(f"{where}: {str(exc).removeprefix('--')}") from None
+        given = renames or Renames()
+        named = {new for new, _ in own.pairs}
+        pairs = own.pairs + tuple(p for p in given.pairs if p[0] not in named)
+        # The entry's layout wins over --layout for its own source; otherwise --layout applies.
+        layout_of = own if entry.layout else given
         specs = [entry.spec] if isinstance(entry.spec, str) else entry.spec
         filters = tuple((column, tuple(v) if isinstance(v, list) else (v,)) for column, v in entry.where.items())
         for spec in specs:
             sources.append(SourceConfig(spec=_relative_to(spec, file.parent), name=entry.name,
-                                        renames=Renames(pairs), domain=entry.domain, where=filters,
+                                        renames=Renames(pairs, layout=layout_of.layout, derive=layout_of.derive),
+                                        domain=entry.domain, where=filters,
                                         limit=entry.limit, entry=index))
     return sources
 

@@ -23,12 +23,13 @@ import json
 import os
 import sys
 import tempfile
+import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any
 
-from .errors import InputError, located
+from .errors import InputError, Notice, located
 from .schema import BOOL, FLOAT, INT, JSON, Renames, Row, Validator, column_kind, from_text, row_key
 
 STDIO = "-"
@@ -99,9 +100,16 @@ def iter_rows(
     """
     renames = renames or Renames()
     validator = Validator(require=tuple(require), renames=renames, unique=unique)
-    count = 0
+    count, said = 0, False
     for where, row in _located_rows(source, stdin, allow_empty):
-        yield validator.check(renames.apply(row), where)
+        row = validator.check(renames.apply(row), where)
+        if not said and validator.first_derived is not None:
+            said = True
+            first_where, first_id = validator.first_derived
+            warnings.warn(Notice(f"{display_name(source)}: rows without an id get one from their source and question "
+                                 f"(first at {first_where}: {first_id!r}); it is written out with the row"),
+                          stacklevel=2)
+        yield row
         count += 1
     if count == 0 and not allow_empty:
         raise InputError(f"{display_name(source)}: no rows (the table is empty)")

@@ -67,6 +67,11 @@ def test_reference_answer_from_a_solution_or_a_short_answer():
     assert reference_answer("The answer is 12.", solution=True) == "12"
     assert reference_answer(r"\frac{1}{2}") == r"\frac{1}{2}"
     assert reference_answer("  ") is None
+    # s1K's solution column holds a bare answer for AIME rows: that is the answer
+    assert reference_answer("125", solution=True) == "125"
+    assert reference_answer(r"\frac{3}{4}", solution=True) == r"\frac{3}{4}"
+    # a worked solution that never states its answer still has none
+    assert reference_answer("Expand both sides and compare the coefficients of each power.", solution=True) is None
     assert check("x", None).detail == "no answer found in the reference"
 
 

@@ -250,6 +250,7 @@ def test_the_option_check_catches_an_undocumented_option():
 | option | default | meaning |
 |---|---|---|
 | `--map NEW=OLD`, `-m` | — | rename columns |
+| `--layout NAME` | — | a release's column map |
 | `--require COLUMN`, `-r` | — | a required column |
 | `--limit-rows N` | — | not the option |
 """

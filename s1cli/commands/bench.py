@@ -18,6 +18,7 @@ from ..errors import ConfigError, InputError
 from ..evalsets import Subset, load_tasks, parse_tasks
 from ..forcing import Budget
 from ..generation import GenerateSpec, Shard
+from ..layouts import column_map
 from ..plots import write_scaling_plot
 from ..report import budget_label, markdown, pct, scaling_cell, tokens, write_summaries
 from ..schema import Renames
@@ -101,6 +102,7 @@ def bench_command(
                               help="--model: generate only shard I of N (by hash of id) and stop; run again "
                                    "without --shard, once every shard is done, to grade and report."),
     map_: list[str] = options.MAP,
+    layout: str = options.LAYOUT,
     overwrite: bool = options.OVERWRITE,
 ) -> None:
     """Measure accuracy against thinking budget, as the s1 paper's tables and figures do.
@@ -121,7 +123,7 @@ def bench_command(
     if n is not None and n < 1:
         raise ConfigError(f"--n must be at least 1, got {n}")
     subsets = [Subset.parse(s) for s in subset or ()]
-    renames = Renames.parse(map_)
+    renames = column_map(map_, layout)
     compared = _compared_runs(compare or [], outdir)
     if model:
         own, config = _generate(ctx, outdir, model=model, tasks=tasks, budgets=budgets, num_waits=num_waits,

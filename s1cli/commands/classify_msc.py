@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from ..errors import ConfigError
+from ..layouts import column_map
 from ..llm import BACKENDS
 from ..llm.prices import PriceTable
 from ..llm.rows import RowJob
@@ -16,7 +17,7 @@ from ..msc import OUTPUT_COLUMNS, LabelSet, agreement, all_classes, candidates, 
 from ..msc_llm import LLMClassifier, LocalClassifier, classifier_calls, estimate, run_local
 from ..msc_offline import OfflineClassifier
 from ..refs import ModelRef, parse_model_ref
-from ..schema import KEY_COLUMNS, Renames
+from ..schema import KEY_COLUMNS
 from ..table import display_name, read_rows, table_format
 from . import options
 from .model_calls import ApiOptions, note_resume, print_estimates, run_calls, write_disagreements
@@ -90,6 +91,7 @@ def classify_msc(
     dtype: str = typer.Option("auto", "--dtype", help="hf/vllm weights: auto, float32, bfloat16, float16."),
     device: str = typer.Option("auto", "--device", help="hf: auto, cpu, cuda, cuda:1, ..."),
     map_: list[str] = options.MAP,
+    layout: str = options.LAYOUT,
     overwrite: bool = options.OVERWRITE,
 ) -> None:
     """Label each question with its MSC2020 class: writes msc (two-digit code), msc_name and msc_detail.
@@ -116,7 +118,7 @@ def classify_msc(
                 raise ConfigError(f"{flag} applies to API classifiers (anthropic:MODEL, openai:MODEL), "
                                   f"not {classifier}")
     price_table = api.check([spec.ref], dest, role="classifiers") if spec.kind == "api" else None
-    rows = read_rows(source, require=[question_column], renames=Renames.parse(map_))
+    rows = read_rows(source, require=[question_column], renames=column_map(map_, layout))
     if compare is not None and not any(compare in row for row in rows):
         raise ConfigError(f"--compare {compare}: no row of {display_name(source)} has a column {compare!r}")
     if dry_run:

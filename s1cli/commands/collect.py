@@ -11,7 +11,7 @@ from rich.table import Table
 
 from ..dedupe import DEFAULT_NGRAM, DEFAULT_THRESHOLD
 from ..errors import ConfigError
-from ..schema import Renames
+from ..layouts import column_map
 from ..table import display_name, table_format, write_table
 from . import options
 from .ui import info, progress, settings
@@ -42,6 +42,7 @@ def collect(
     recipe: str = typer.Option(None, "--recipe", metavar="FILE",
                                help="A TOML or YAML recipe listing sources with their column maps (see examples/)."),
     map_: list[str] = options.MAP,
+    layout: str = options.LAYOUT,
     decontaminate: list[str] = typer.Option(
         None, "--decontaminate", "-d", metavar="SETS",
         help="Drop questions sharing an n-gram with these evaluation sets (comma-separated, repeatable): aime24, "
@@ -91,7 +92,7 @@ def collect(
         table_format(report_dest)
         if os.path.abspath(report_dest) == os.path.abspath(dest):
             raise ConfigError(f"--report {report}: the report would overwrite OUT; give it another name")
-    renames = Renames.parse(map_)
+    renames = column_map(map_, layout)
     sources = [parse_source(spec, renames) for spec in source or ()]
     if recipe:
         sources += load_recipe(recipe, renames)

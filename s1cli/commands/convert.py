@@ -6,7 +6,7 @@ from itertools import islice
 
 import typer
 
-from ..schema import Renames
+from ..layouts import column_map
 from ..table import count_rows, display_name, iter_rows, table_format, write_table
 from . import options
 from .ui import info, progress
@@ -27,6 +27,7 @@ def convert(
                                  help="Input table (.jsonl, .jsonl.gz, .parquet, .csv, .json; - for stdin)."),
     dest: str = typer.Argument(..., metavar="OUT", help="Output table; its extension picks the format; - for stdout."),
     map_: list[str] = options.MAP,
+    layout: str = options.LAYOUT,
     require: list[str] = typer.Option(None, "--require", "-r", metavar="COLUMN",
                                       help="Fail unless every row has this column, non-null (repeatable)."),
     limit: int = typer.Option(None, "--limit", min=1, help="Keep only the first N rows."),
@@ -38,7 +39,7 @@ def convert(
     untouched. The write is atomic: OUT appears complete or not at all.
     """
     table_format(dest)  # an unusable output name fails before any work
-    rows = iter_rows(source, require=require or (), renames=Renames.parse(map_))
+    rows = iter_rows(source, require=require or (), renames=column_map(map_, layout))
     if limit:
         rows = islice(rows, limit)
     total = count_rows(source)

@@ -9,9 +9,9 @@ import typer
 from ..errors import ConfigError
 from ..grading import NAME, Agreement, GradePlan, Grader, agreement, estimate, judge_calls, parse_judges
 from ..judges import LLMJudge, RuleJudge
+from ..layouts import column_map
 from ..llm.prices import PriceTable
 from ..llm.rows import RowJob
-from ..schema import Renames
 from ..table import display_name, read_rows, table_format
 from ..tokens import load_counter
 from . import options
@@ -63,6 +63,7 @@ def grade(
     backoff: float = options.BACKOFF,
     timeout: float = options.TIMEOUT,
     map_: list[str] = options.MAP,
+    layout: str = options.LAYOUT,
     overwrite: bool = options.OVERWRITE,
 ) -> None:
     """Judge each attempt against its reference and write NAME_correct / NAME_judge (and token counts).
@@ -88,7 +89,7 @@ def grade(
     judges = [RuleJudge(s.label, solution=reference == "solution") if s.ref is None
               else LLMJudge(s.label, s.ref, max_tokens=max_tokens) for s in specs]
     plan = GradePlan(name or "", judges, attempt_column, reference, question_column, tuple(count_tokens or ()), counter)
-    rows = read_rows(source, require=plan.required(), renames=Renames.parse(map_))
+    rows = read_rows(source, require=plan.required(), renames=column_map(map_, layout))
     _check_token_columns(source, rows, plan)
     if dry_run:
         _print_estimate(ctx, rows, plan, api, price_table, dest)

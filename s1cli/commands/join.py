@@ -6,7 +6,7 @@ import typer
 
 from ..errors import ConfigError
 from ..join import JoinStats, join_rows, right_columns
-from ..schema import Renames
+from ..layouts import column_map
 from ..table import count_rows, display_name, iter_rows, table_format, write_table
 from . import options
 from .ui import info, progress
@@ -27,6 +27,7 @@ def join(
     columns: str = typer.Option(..., "--columns", "-c", metavar="COLS",
                                 help="Comma-separated columns of RIGHT to add (they replace LEFT's of the same name)."),
     map_: list[str] = options.MAP,
+    layout: str = options.LAYOUT,
 ) -> None:
     """Add RIGHT's columns to LEFT's rows, matching rows by id.
 
@@ -47,7 +48,7 @@ def join(
     total = count_rows(left)
     with progress(ctx, "joining", total) as advance:
         def counted():
-            for row in join_rows(iter_rows(left, renames=Renames.parse(map_)), by_id, wanted, stats):
+            for row in join_rows(iter_rows(left, renames=column_map(map_, layout)), by_id, wanted, stats):
                 yield row
                 advance(1)
 

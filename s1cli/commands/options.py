@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import typer
 
+from ..layouts import LAYOUTS
+
 MAP = typer.Option(
     None, "--map", "-m", metavar="NEW=OLD",
     help="Rename column OLD to NEW as rows are read (repeatable), e.g. --map thinking=thinking_trajectories.",
+)
+LAYOUT = typer.Option(
+    None, "--layout", metavar="NAME",
+    help=f"Read a published dataset as it ships ({', '.join(LAYOUTS)}): its column map, so no --map is "
+         "needed; --map still renames on top.",
 )
 OVERWRITE = typer.Option(
     False, "--overwrite", help="Start the output afresh instead of resuming from the rows already in it.",

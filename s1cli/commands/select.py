@@ -11,7 +11,7 @@ from rich.table import Column, Table
 from rich.text import Text
 
 from ..errors import ConfigError
-from ..schema import Renames
+from ..layouts import column_map
 from ..selection_config import DEFAULT_AIME, DEFAULT_GPQA, DEFAULT_MATH, MODE_HELP, SelectConfig
 from ..table import count_rows, display_name, table_format, write_table, write_text_atomic
 from . import options
@@ -77,6 +77,7 @@ def select_command(
     seed: int = typer.Option(0, "--seed", help="Random seed; the same seed and input give the same selection."),
     report: Path = typer.Option(None, "--report", metavar="OUT.md", help="Also write the report as Markdown."),
     map_: list[str] = options.MAP,
+    layout: str = options.LAYOUT,
 ) -> None:
     """Select rows from a graded, labelled pool as the s1 paper built s1K, or as one of its ablations.
 
@@ -96,7 +97,7 @@ def select_command(
         aime_sources=_patterns("--aime-sources", aime_sources), gpqa_sources=_patterns("--gpqa-sources", gpqa_sources),
         math_sources=_patterns("--math-sources", math_sources), benchmark_weighting_after=benchmark_weighting_after,
         seed=seed)
-    renames = Renames.parse(map_)
+    renames = column_map(map_, layout)
     table_format(dest)  # an unusable output name fails before any work
     if report is not None and report.is_dir():
         raise ConfigError(f"--report {report}: is a directory")

@@ -11,7 +11,7 @@ from rich.text import Text
 from .. import __version__
 from ..engines.base import parse_model_ref
 from ..errors import ConfigError
-from ..schema import Renames
+from ..layouts import column_map
 from ..table import read_rows
 from ..thinking import get_format
 from . import options
@@ -85,6 +85,7 @@ def sft_command(
     preflight_only: bool = typer.Option(False, "--preflight-only",
                                         help="Print the preflight report and stop before loading weights."),
     map_: list[str] = options.MAP,
+    layout: str = options.LAYOUT,
 ) -> None:
     """Fine-tune a chat model on reasoning traces, as s1 did (paper §3), with the paper's settings as defaults.
 
@@ -133,7 +134,7 @@ def sft_command(
         check_liger()
 
     # Everything that can be wrong with the input is found here, before any weight is loaded.
-    rows = read_rows(source, require=["question", "thinking", "response"], renames=Renames.parse(map_))
+    rows = read_rows(source, require=["question", "thinking", "response"], renames=column_map(map_, layout))
     tokenizer, eos_ids = load_tokenizer(ref.model)
     renderer, prepared = build_examples(rows, tokenizer, fmt, block_size=config.block_size,
                                         long_rows=config.long_rows, source=source, system=system,
