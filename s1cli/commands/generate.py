@@ -1,19 +1,29 @@
-"""``s1 generate``: inference with budget forcing over a table of questions."""
+"""``s1 generate``: inference with budget forcing over a table of questions, on a local engine or a
+completions server; or, on hosted chat models, with the API's own thinking budget."""
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 import typer
 
-from ..engines import load_engine, parse_model_ref
+from ..engines import load_engine
 from ..engines.base import Sampling
+from ..errors import ConfigError
 from ..forcing import Budget
 from ..generation import GenerateSpec, Shard, generate, plan
+from ..hosted_generation import HostedSpec, check_prompts, estimate, generation_calls, hosted_ref, thinking_api
+from ..llm.prices import PriceTable
+from ..llm.rows import RowJob
+from ..refs import parse_model_ref
 from ..schema import Renames
-from ..table import ResumableWriter, read_rows, table_format
+from ..table import ResumableWriter, display_name, read_rows, table_format
 from ..thinking import get_format
+from ..tokens import TokenCounter, load_counter
 from . import options
+from .model_calls import ApiOptions, print_estimates, run_calls
 from .ui import info, progress
 
 EXAMPLES = """Examples:
@@ -25,14 +35,33 @@ EXAMPLES = """Examples:
   s1 generate q.jsonl out.jsonl --model openai:s1 --base-url http://127.0.0.1:8000/v1 --tokenizer models/s1
 
   s1 generate q.jsonl part0.jsonl --model vllm:Qwen/QwQ-32B --format r1 --max-thinking-tokens 4096 --shard 0/4
+
+  s1 generate aime24.jsonl claude.jsonl --model anthropic:claude-sonnet-4-5 --max-thinking-tokens 8000 --max-cost 5
+
+  s1 generate q.jsonl r1.jsonl --model openai-chat:deepseek-reasoner --base-url https://api.deepseek.com --n 4
 """
+
+MODELS = ("hf", "vllm", "openai", "anthropic", "openai-chat")
+# Options that only a local engine or the completions engine (openai:) uses, and the API options
+# only hosted models use: given to the other kind, each is one clear error rather than ignored.
+ENGINE_ONLY = {"format_": "--format", "think_start": "--think-start", "think_end": "--think-end",
+               "wait": "--wait-string", "answer_prefix": "--answer-prefix", "batch_size": "--batch-size",
+               "driver": "--driver", "dtype": "--dtype", "device": "--device"}
+FORCING_ONLY = {"num_waits": "--num-waits", "min_thinking": "--min-thinking-tokens"}
+HOSTED_ONLY = {"concurrency": "--concurrency", "batch": "--batch", "poll_interval": "--poll-interval",
+               "max_cost": "--max-cost", "dry_run": "--dry-run", "cache": "--cache", "prices": "--prices",
+               "retries": "--retries", "backoff": "--backoff", "timeout": "--timeout", "max_tokens": "--max-tokens",
+               "reasoning_effort": "--reasoning-effort", "thinking_api": "--thinking-api"}
+DEFAULT_COUNTER = "tiktoken:cl100k_base"
 
 
 def generate_command(
     ctx: typer.Context,
     source: str = typer.Argument(..., metavar="IN", help="Table of questions (needs id and the prompt column)."),
     dest: str = typer.Argument(..., metavar="OUT", help="Output table: one row per question and sample."),
-    model: str = typer.Option(..., "--model", help="hf:PATH_OR_ID, vllm:PATH_OR_ID, or openai:NAME with --base-url."),
+    model: str = typer.Option(..., "--model", help="hf:PATH_OR_ID, vllm:PATH_OR_ID, openai:NAME with --base-url (a "
+                                                    "completions server), or a hosted chat model: anthropic:MODEL, "
+                                                    "openai-chat:MODEL."),
     format_: str = options.FORMAT,
     think_start: str = options.THINK_START,
     think_end: str = options.THINK_END,
@@ -55,8 +84,31 @@ def generate_command(
     driver: str = options.DRIVER,
     dtype: str = options.DTYPE,
     device: str = options.DEVICE,
-    base_url: str = options.BASE_URL,
-    tokenizer: str = options.TOKENIZER,
+    base_url: str = typer.Option(None, "--base-url", help="openai: / openai-chat: the server's base URL, e.g. "
+                                                          "http://host:8000/v1; anthropic: a proxy."),
+    tokenizer: str = typer.Option(None, "--tokenizer",
+                                  help="openai: local tokenizer path or hub id (default: the model name). Hosted "
+                                       "models: tiktoken:NAME or hf:PATH, to count the tokens the API does not "
+                                       f"report (default {DEFAULT_COUNTER})."),
+    max_tokens: int = typer.Option(None, "--max-tokens", help="Hosted: the request's max_tokens, thinking and "
+                                                              "answer together (default: --max-thinking-tokens + "
+                                                              "--max-answer-tokens)."),
+    reasoning_effort: str = typer.Option(None, "--reasoning-effort", metavar="LEVEL",
+                                         help="openai-chat: the API's reasoning_effort (e.g. low, medium, high)."),
+    thinking_api_: str = typer.Option("auto", "--thinking-api",
+                                      help="openai-chat: how --max-thinking-tokens reaches the API: gemini "
+                                           "(Google's thinking_config), none, or auto (gemini at Google's endpoint)."),
+    concurrency: int = typer.Option(16, "--concurrency", "-c", min=1, help="Hosted: model calls in flight at once."),
+    batch: bool = options.BATCH,
+    poll_interval: float = options.POLL_INTERVAL,
+    max_cost: float = options.MAX_COST,
+    dry_run: bool = options.DRY_RUN,
+    cache: Path = options.CACHE,
+    prices: Path = options.PRICES,
+    retries: int = options.RETRIES,
+    backoff: float = options.BACKOFF,
+    timeout: float = typer.Option(600.0, "--timeout", min=0.1,
+                                  help="Hosted: seconds before a model call times out (long thinking takes minutes)."),
     map_: list[str] = options.MAP,
     overwrite: bool = options.OVERWRITE,
 ) -> None:
@@ -67,18 +119,43 @@ def generate_command(
     and the wait string appended), as in the s1 paper. Writes the input columns plus model,
     sample, budget, thinking, response, thinking_tokens, response_tokens, waits, finish
     (stop, length or forced) and seconds. Rerunning resumes: rows already in OUT are skipped.
+
+    Hosted chat models (anthropic:MODEL, openai-chat:MODEL) cannot be forced: --max-thinking-tokens
+    becomes the API's own thinking budget (column forcing: api-budget). Their replies are cached,
+    retried and priced as grade's are (--batch, --max-cost, --dry-run; OUT-stem.cost.json).
     """
-    parse_model_ref(model)
+    hosted = hosted_ref(model)
+    parse_model_ref(model, MODELS, option="--model", expected=f"BACKEND:NAME with BACKEND one of {', '.join(MODELS)}",
+                    example="hf:models/tiny, openai:my-model, anthropic:claude-sonnet-4-5")
     table_format(dest)
-    spec = GenerateSpec(
-        model=model,
-        fmt=get_format(format_, start=think_start, end=think_end),
-        budget=Budget(max_thinking_tokens=max_thinking, min_thinking_tokens=min_thinking, num_waits=num_waits,
-                      wait=wait, max_answer_tokens=max_answer, answer_prefix=answer_prefix),
-        sampling=Sampling(temperature=temperature, top_p=top_p, seed=seed),
-        n=n, system=system, prompt_column=prompt_column, batch_size=batch_size, driver=driver,
-    )
+    given = _given(ctx)
+    hosted_run = None
+    if hosted is not None:
+        _refuse(given, model, ENGINE_ONLY, FORCING_ONLY)
+        api = ApiOptions(base_url=base_url, concurrency=concurrency, batch=batch, poll_interval=poll_interval,
+                         max_cost=max_cost, dry_run=dry_run, cache=cache, prices=prices, retries=retries,
+                         backoff=backoff, timeout=timeout)
+        hosted_spec = HostedSpec(
+            model=model, ref=hosted, thinking=thinking_api(hosted, base_url, thinking_api_), budget=max_thinking,
+            max_answer_tokens=max_answer, max_tokens=max_tokens, n=n, system=system, prompt_column=prompt_column,
+            temperature=temperature if "temperature" in given else None, top_p=top_p if "top_p" in given else None,
+            seed=seed if "seed" in given else None, reasoning_effort=reasoning_effort, endpoint=base_url)
+        hosted_run = HostedRun(hosted_spec, _counter(tokenizer), api, api.check([hosted], dest, role="models"))
+    else:
+        _refuse(given, model, HOSTED_ONLY)
+        spec = GenerateSpec(
+            model=model,
+            fmt=get_format(format_, start=think_start, end=think_end),
+            budget=Budget(max_thinking_tokens=max_thinking, min_thinking_tokens=min_thinking, num_waits=num_waits,
+                          wait=wait, max_answer_tokens=max_answer, answer_prefix=answer_prefix),
+            sampling=Sampling(temperature=temperature, top_p=top_p, seed=seed),
+            n=n, system=system, prompt_column=prompt_column, batch_size=batch_size, driver=driver,
+        )
     rows = read_rows(source, require=["id", prompt_column], renames=Renames.parse(map_))
+    if hosted_run is not None:
+        check_prompts(rows, prompt_column, display_name(source))
+        hosted_run.generate(ctx, hosted_run.spec.jobs(rows, Shard.parse(shard).holds), dest, overwrite=overwrite)
+        return
     writer = ResumableWriter(dest, resume=not overwrite)
     jobs = plan(rows, spec, Shard.parse(shard), writer.done)
     if writer.resumed:
@@ -104,6 +181,74 @@ def generate_command(
     elapsed = time.perf_counter() - began
     info(ctx, f"wrote {len(jobs):,} rows to {dest}: {produced:,} tokens in {elapsed:.1f} s "
               f"({produced / max(elapsed, 1e-9):,.0f} tok/s)")
+
+
+def _given(ctx: typer.Context) -> set[str]:
+    """The parameters the user set (on the command line or from the environment), not left at their default."""
+    # By name: typer has its own ParameterSource enum, apart from click's.
+    return {name for name in ctx.params
+            if getattr(ctx.get_parameter_source(name), "name", "DEFAULT") not in ("DEFAULT", "DEFAULT_MAP")}
+
+
+def _refuse(given: set[str], model: str, other: dict[str, str], forcing: dict[str, str] | None = None) -> None:
+    """One error for an option this kind of model does not use, saying what does use it."""
+    hosted = hosted_ref(model) is not None
+    for name, flag in (forcing or {}).items():
+        if name in given:
+            raise ConfigError(f"{flag}: {model} is a hosted API, whose thinking can only be capped by its own budget "
+                              "(--max-thinking-tokens); to extend or force thinking exactly use --model openai:NAME "
+                              "with --base-url (a completions server), hf: or vllm:")
+    for name, flag in other.items():
+        if name in given:
+            where = ("local engines and openai: completions servers (hf:, vllm:, openai:)" if hosted
+                     else "hosted chat models (anthropic:MODEL, openai-chat:MODEL)")
+            raise ConfigError(f"{flag} applies to {where}, not {model}")
+
+
+def _counter(spec: str | None) -> TokenCounter:
+    """The tokenizer that counts thinking and answer tokens a hosted API does not report; a bare path
+    (the openai: engine's form) is a Hugging Face tokenizer directory."""
+    spec = spec or DEFAULT_COUNTER
+    return load_counter(spec if spec.startswith(("tiktoken:", "hf:")) else f"hf:{spec}")
+
+
+@dataclass(frozen=True)
+class HostedRun:
+    """A generation on a hosted model, checked and ready: run through the client layer as grade's judges are."""
+
+    spec: HostedSpec
+    counter: TokenCounter
+    api: ApiOptions
+    prices: PriceTable
+
+    def generate(self, ctx: typer.Context, rows: list[dict], dest: str, *, overwrite: bool) -> None:
+        """Every (row, sample) still missing from OUT, or with --dry-run what that would send and cost."""
+        spec, api = self.spec, self.api
+        job = RowJob(rows, dest, overwrite=overwrite, done="generated", undone="ungenerated")
+        if api.dry_run:
+            self._estimate(ctx, job)
+            return
+        session = api.session(self.prices, dest)
+        try:
+            run_calls(ctx, job, generation_calls(spec, self.counter), session, api, description="generating")
+        finally:
+            session.close()
+        budget = f", thinking budget {spec.budget:,}" if spec.budget is not None else ""
+        info(ctx, f"wrote {job.stats.done:,} rows to {display_name(dest, writing=True)} ({spec.model}, forcing "
+                  f"{spec.forcing}{budget})")
+        job.raise_if_incomplete()
+
+    def _estimate(self, ctx: typer.Context, job: RowJob) -> None:
+        session = self.api.session(self.prices, job.dest)
+        try:
+            entry = estimate(job.todo, self.spec, session.client(self.spec.ref), batch=self.api.batch)
+        finally:
+            session.close()
+        if job.resumed:
+            info(ctx, f"{job.resumed:,} of {len(job.rows):,} rows are already in "
+                      f"{display_name(job.dest, writing=True)}")
+        print_estimates(ctx, len(job.todo), [entry], batch=self.api.batch, label_column=None,
+                        follow_up="thinking counts as output; nothing is asked twice")
 
 
 def register(app: typer.Typer) -> None:
