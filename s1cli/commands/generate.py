@@ -17,7 +17,7 @@ from ..generation import GenerateSpec, Shard, generate, plan
 from ..hosted_generation import HostedSpec, check_prompts, estimate, generation_calls, hosted_ref, thinking_api
 from ..llm.prices import PriceTable
 from ..llm.rows import RowJob
-from ..refs import parse_model_ref
+from ..refs import ModelRef, parse_model_ref
 from ..schema import Renames
 from ..table import ResumableWriter, display_name, read_rows, table_format
 from ..thinking import get_format
@@ -36,7 +36,7 @@ EXAMPLES = """Examples:
 
   s1 generate q.jsonl part0.jsonl --model vllm:Qwen/QwQ-32B --format r1 --max-thinking-tokens 4096 --shard 0/4
 
-  s1 generate aime24.jsonl claude.jsonl --model anthropic:claude-sonnet-4-5 --max-thinking-tokens 8000 --max-cost 5
+  s1 generate aime24.jsonl claude.jsonl --model anthropic:claude-sonnet-4-6 --max-thinking-tokens 8000 --max-cost 5
 
   s1 generate q.jsonl r1.jsonl --model openai-chat:deepseek-reasoner --base-url https://api.deepseek.com --n 4
 """
@@ -126,7 +126,7 @@ def generate_command(
     """
     hosted = hosted_ref(model)
     parse_model_ref(model, MODELS, option="--model", expected=f"BACKEND:NAME with BACKEND one of {', '.join(MODELS)}",
-                    example="hf:models/tiny, openai:my-model, anthropic:claude-sonnet-4-5")
+                    example="hf:models/tiny, openai:my-model, anthropic:claude-sonnet-4-6")
     table_format(dest)
     given = _given(ctx)
     hosted_run = None
@@ -140,7 +140,7 @@ def generate_command(
             max_answer_tokens=max_answer, max_tokens=max_tokens, n=n, system=system, prompt_column=prompt_column,
             temperature=temperature if "temperature" in given else None, top_p=top_p if "top_p" in given else None,
             seed=seed if "seed" in given else None, reasoning_effort=reasoning_effort, endpoint=base_url)
-        hosted_run = HostedRun(hosted_spec, _counter(tokenizer), api, api.check([hosted], dest, role="models"))
+        hosted_run = HostedRun(hosted_spec, _counter(tokenizer), api, _checked(api, hosted, dest))
     else:
         _refuse(given, model, HOSTED_ONLY)
         spec = GenerateSpec(
@@ -203,6 +203,15 @@ def _refuse(given: set[str], model: str, other: dict[str, str], forcing: dict[st
             where = ("local engines and openai: completions servers (hf:, vllm:, openai:)" if hosted
                      else "hosted chat models (anthropic:MODEL, openai-chat:MODEL)")
             raise ConfigError(f"{flag} applies to {where}, not {model}")
+
+
+def _checked(api: ApiOptions, ref: ModelRef, dest: str) -> PriceTable:
+    """The API options' checks (key, batch, prices) for a generating model; the key check names
+    judges (its first users), here it is the model."""
+    try:
+        return api.check([ref], dest, role="models")
+    except ConfigError as exc:
+        raise ConfigError(str(exc).replace(" judge needs an API key", " model needs an API key", 1)) from None
 
 
 def _counter(spec: str | None) -> TokenCounter:
