@@ -372,18 +372,30 @@ REFUSED = [
     (["--model", "hf:models/nowhere", "--max-cost", "1"],
      "--max-cost applies to hosted chat models (anthropic:MODEL, openai-chat:MODEL), not hf:models/nowhere"),
     (["--model", "openai:s1", "--dry-run"], "--dry-run applies to hosted chat models"),
+    (["--model", "hf:models/nowhere", "--thinking-api", "gemini"], "--thinking-api applies to hosted chat models"),
 ]
 
 
 @pytest.mark.parametrize(("args", "message"), REFUSED, ids=[m[:48] for _, m in REFUSED])
-def test_what_a_hosted_model_cannot_do_is_one_line(api, questions, tmp_path, args, message):
+def test_what_a_hosted_model_cannot_do_is_one_line(api, questions, tmp_path, monkeypatch, args, message):
+    monkeypatch.setenv("S1_CACHE_DIR", str(tmp_path / "cache"))  # not --cache: a local engine refuses that too
     out = tmp_path / "out.jsonl"
-    done = run_s1("generate", questions, out, "--model", f"anthropic:{CLAUDE}", "--base-url", api.url,
-                  "--cache", str(tmp_path / "c.sqlite"), *args)
+    done = run_s1("generate", questions, out, "--model", f"anthropic:{CLAUDE}", "--base-url", api.url, *args)
     assert done.exit_code == 2, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: {message}"), lines
     assert not out.exists() and not api.paths
+
+
+def test_every_refused_option_is_an_option_of_generate():
+    import typer
+
+    from s1cli.cli import app
+    from s1cli.commands.generate import ENGINE_ONLY, FORCING_ONLY, HOSTED_ONLY
+
+    params = {p.name: p.opts for p in typer.main.get_command(app).commands["generate"].params}
+    for name, flag in {**ENGINE_ONLY, **FORCING_ONLY, **HOSTED_ONLY}.items():
+        assert flag in params[name], (name, flag)
 
 
 def test_a_row_without_a_question_is_one_line_before_any_call(api, tmp_path):

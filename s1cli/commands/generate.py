@@ -51,7 +51,7 @@ FORCING_ONLY = {"num_waits": "--num-waits", "min_thinking": "--min-thinking-toke
 HOSTED_ONLY = {"concurrency": "--concurrency", "batch": "--batch", "poll_interval": "--poll-interval",
                "max_cost": "--max-cost", "dry_run": "--dry-run", "cache": "--cache", "prices": "--prices",
                "retries": "--retries", "backoff": "--backoff", "timeout": "--timeout", "max_tokens": "--max-tokens",
-               "reasoning_effort": "--reasoning-effort", "thinking_api": "--thinking-api"}
+               "reasoning_effort": "--reasoning-effort", "thinking_api_": "--thinking-api"}
 DEFAULT_COUNTER = "tiktoken:cl100k_base"
 
 
