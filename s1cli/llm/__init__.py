@@ -1,6 +1,7 @@
-"""Chat model clients behind one protocol, shared by ``grade`` and ``classify-msc``.
+"""Chat model clients behind one protocol, shared by ``grade``, ``classify-msc`` and ``generate`` on hosted models.
 
-- ``base``: Request / Response / Usage and the error kinds every backend raises.
+- ``base``: Request / Response / Usage and the error kinds every backend raises; ``replies``: the
+  thinking, stop reason and reasoning-token count a reply's body holds.
 - ``anthropic``: the Messages API and Message Batches (official SDK); ``openai``: any
   OpenAI-compatible chat server (plain HTTP).
 - ``client``: cache → budget → retries → accounting → request log, in one ``Client.ask``.
