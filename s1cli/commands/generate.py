@@ -15,10 +15,10 @@ from ..errors import ConfigError
 from ..forcing import Budget
 from ..generation import GenerateSpec, Shard, generate, plan
 from ..hosted_generation import HostedSpec, check_prompts, estimate, generation_calls, hosted_ref, thinking_api
+from ..layouts import column_map
 from ..llm.prices import PriceTable
 from ..llm.rows import RowJob
 from ..refs import ModelRef, parse_model_ref
-from ..schema import Renames
 from ..table import ResumableWriter, display_name, read_rows, table_format
 from ..thinking import get_format
 from ..tokens import TokenCounter, load_counter
@@ -110,6 +110,7 @@ def generate_command(
     timeout: float = typer.Option(600.0, "--timeout", min=0.1,
                                   help="Hosted: seconds before a model call times out (long thinking takes minutes)."),
     map_: list[str] = options.MAP,
+    layout: str = options.LAYOUT,
     overwrite: bool = options.OVERWRITE,
 ) -> None:
     """Generate thinking and an answer for every question, with budget forcing.
@@ -151,7 +152,7 @@ def generate_command(
             sampling=Sampling(temperature=temperature, top_p=top_p, seed=seed),
             n=n, system=system, prompt_column=prompt_column, batch_size=batch_size, driver=driver,
         )
-    rows = read_rows(source, require=["id", prompt_column], renames=Renames.parse(map_))
+    rows = read_rows(source, require=["id", prompt_column], renames=column_map(map_, layout))
     if hosted_run is not None:
         check_prompts(rows, prompt_column, display_name(source))
         hosted_run.generate(ctx, hosted_run.spec.jobs(rows, Shard.parse(shard).holds), dest, overwrite=overwrite)
