@@ -34,8 +34,9 @@ CASES = {
                             "source": "AI-MO/NuminaMath-CoT/aops_forum"}),
     "s1k-1.1": ("s1K-1.1.parquet", {"thinking": "R1: Let me work", "deepseek_correct": True, "gemini_correct": True}),
     "s1k-1.1-gemini": ("s1K-1.1.parquet", {"thinking": "Let me work through problem 1.", "gemini_correct": True}),
-    "s1-featurized": ("s1-featurized.parquet", {"msc": "Number theory", "thinking_tokens": 1300, "qwen7b_correct": False,
-                                                "qwen32b_correct": False, "gemini_correct": True}),
+    "s1-featurized": ("s1-featurized.parquet", {"msc": "Number theory", "thinking_tokens": 1300,
+                                                "qwen7b_correct": False, "qwen32b_correct": False,
+                                                "gemini_correct": True}),
     "openr1-math": ("OpenR1-Math.parquet", {"id": "0f6c0001-aaaa-5bbb-8ccc-000000000001", "thinking":
                                             "Let me work through problem 1.", "response": "The answer is $\\boxed{2}$.",
                                             "generation": 1, "math_verify_correct": True, "domain": "Algebra"}),
@@ -50,7 +51,7 @@ def test_every_layout_has_a_case():
 @pytest.mark.parametrize("layout", list(CASES))
 def test_each_layout_reads_its_release_as_it_ships(tmp_path, releases, layout):
     name, expected = CASES[layout]
-    rows, result = converted(tmp_path, releases[name], "--layout", layout, "--require", "question")
+    rows, _ = converted(tmp_path, releases[name], "--layout", layout, "--require", "question")
     assert len(rows) == len(QUESTIONS)
     row = rows[1]
     assert row["question"] == QUESTIONS[1][0]
@@ -123,7 +124,8 @@ def test_map_renames_on_top_of_a_layout(tmp_path, releases):
 def test_a_missing_column_names_the_layout_that_mapped_it(tmp_path, releases):
     result = run_s1("sft", releases["s1K.parquet"], tmp_path / "m", "--model", "hf:nowhere", "--layout", "s1k-1.1")
     assert result.exit_code == 2
-    assert "column 'thinking' (mapped from 'deepseek_thinking_trajectory' by --layout s1k-1.1) is missing" in result.stderr
+    expected = "column 'thinking' (mapped from 'deepseek_thinking_trajectory' by --layout s1k-1.1) is missing"
+    assert expected in result.stderr
 
 
 def test_an_unknown_layout_is_one_line(tmp_path, releases):
@@ -156,8 +158,9 @@ def test_sft_reads_s1k_with_the_layout(tmp_path, releases, tiny_model):
 
 def test_a_recipe_entry_names_its_layout(tmp_path, releases):
     recipe = tmp_path / "recipe.toml"
-    recipe.write_text(f'[[source]]\nname = "numina"\nspec = "{releases["NuminaMath-1.5.parquet"]}"\nlayout = "numina"\n'
-                      f'[[source]]\nname = "openr1"\nspec = "{releases["OpenR1-Math.parquet"]}"\nlayout = "openr1-math"\n')
+    numina, openr1 = releases["NuminaMath-1.5.parquet"], releases["OpenR1-Math.parquet"]
+    recipe.write_text(f'[[source]]\nname = "numina"\nspec = "{numina}"\nlayout = "numina"\n'
+                      f'[[source]]\nname = "openr1"\nspec = "{openr1}"\nlayout = "openr1-math"\n')
     out = tmp_path / "pool.jsonl"
     result = run_s1("collect", out, "--recipe", recipe, "--dedupe", "exact")
     assert result.exit_code == 0, result.stderr
