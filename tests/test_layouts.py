@@ -181,3 +181,18 @@ def test_stdout_holds_only_rows_with_their_ids(tmp_path, releases):
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
     assert len(lines) == len(QUESTIONS) and all(json.loads(line)["id"] for line in lines)
+
+
+def test_generate_on_an_id_less_release_resumes_on_the_derived_ids(tmp_path, releases, tiny_model):
+    out = tmp_path / "gens.jsonl"
+    args = ("generate", releases["s1K.parquet"], out, "--model", f"hf:{tiny_model}", "--layout", "s1k",
+            "--max-thinking-tokens", "4", "--max-answer-tokens", "4")
+    first = run_s1(*args)
+    assert first.exit_code == 0, first.stderr
+    rows = read_rows(out)
+    assert [r["id"] for r in rows] == [derived_id({"question": q, "source": s}) for q, _, s, _ in QUESTIONS]
+    out.write_text("".join(line + "\n" for line in out.read_text().splitlines()[:3]))  # as if killed after 3 rows
+    again = run_s1(*args)
+    assert again.exit_code == 0, again.stderr
+    assert "resuming: 3 rows" in again.stderr
+    assert [r["id"] for r in read_rows(out)] == [r["id"] for r in rows]
