@@ -190,7 +190,8 @@ def load_task(spec: TaskSpec, *, renames: Renames | None = None) -> EvalSet:
         origin = spec.path
     else:
         rows = []
-        for index, row in enumerate(iter_rows(spec.path, require=("question", "answer"), renames=renames), 1):
+        for index, row in enumerate(iter_rows(spec.path, require=("question", "answer"), renames=renames,
+                                                  derive_ids=False), 1):
             if row.get("id") is None:
                 row["id"] = f"{spec.name}-{index}"
             rows.append(row)
@@ -232,7 +233,7 @@ def load_tasks(specs: Iterable[TaskSpec], *, subsets: Sequence[Subset] = (), lim
 
 def _gpqa_renames(path: str) -> Renames:
     """Read the official headers as the snake-case form (whichever form the file uses)."""
-    first = next(iter_rows(path, unique=False), {})
+    first = next(iter_rows(path, unique=False, derive_ids=False), {})
     official = {**GPQA_REQUIRED, **GPQA_OPTIONAL}
     if not any(header in first for header in official.values()):
         return Renames()
@@ -245,7 +246,7 @@ def load_gpqa(path: str, *, seed: int = GPQA_SEED) -> list[Row]:
     renames = _gpqa_renames(path)
     rng = random.Random(seed)
     rows = []
-    for index, raw in enumerate(iter_rows(path, require=tuple(GPQA_REQUIRED), renames=renames), 1):
+    for index, raw in enumerate(iter_rows(path, require=tuple(GPQA_REQUIRED), renames=renames, derive_ids=False), 1):
         where = f"{path}:row {index}"
         texts = {}
         for column in GPQA_REQUIRED:

@@ -90,6 +90,7 @@ def iter_rows(
     renames: Renames | None = None,
     unique: bool = True,
     allow_empty: bool = False,
+    derive_ids: bool = True,
     stdin: IO[bytes] | None = None,
 ) -> Iterator[Row]:
     """Yield the rows of a table, renamed (``--map``) and validated as they stream past.
@@ -97,9 +98,11 @@ def iter_rows(
     Raises InputError naming file, line/row and column for anything malformed: a missing
     or unreadable file, bad JSON, a non-UTF-8 byte, a missing required column, a wrong
     type in a contract column, a duplicate key, or an empty table (unless ``allow_empty``).
+    A row without an id gets one from its source and question (``schema.derived_id``) unless
+    ``derive_ids`` is false (evaluation sets number their rows instead).
     """
     renames = renames or Renames()
-    validator = Validator(require=tuple(require), renames=renames, unique=unique)
+    validator = Validator(require=tuple(require), renames=renames, unique=unique, derive_ids=derive_ids)
     count, said = 0, False
     for where, row in _located_rows(source, stdin, allow_empty):
         row = validator.check(renames.apply(row), where)
