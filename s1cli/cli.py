@@ -44,7 +44,7 @@ class S1Group(typer.core.TyperGroup):
             error_line(_settings(ctx).console, str(exc))
             raise typer.Exit(exc.exit_code) from None
         except (KeyboardInterrupt, Terminated) as exc:
-            message = "interrupted; finished rows are kept, rerun the same command to resume"
+            message = "interrupted; finished work is kept, rerun the same command to resume"
             error_line(_settings(ctx).console, message)
             raise typer.Exit(143 if isinstance(exc, Terminated) else 130) from None
         except BrokenPipeError:

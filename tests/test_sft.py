@@ -200,9 +200,8 @@ def test_interrupt_then_resume_gives_the_same_losses_as_an_uninterrupted_run(tmp
     assert [p.name for p in (out / CHECKPOINTS).iterdir()] == ["step-000004"]
     assert not (out / "model.safetensors").exists()
 
-    unflagged = run_s1("sft", rows_file, out, "--model", f"hf:{tiny_model}", "--block-size", "1024", *options)
-    assert unflagged.exit_code == 2 and "pass --resume to continue it" in unflagged.stderr
-    resumed = sft(rows_file, out, tiny_model, *options, "--resume")
+    # the same command again continues the run, as the interrupt message says (no --resume needed)
+    resumed = sft(rows_file, out, tiny_model, *options)
     assert "resuming from" in resumed.stderr and "step 4 of 10" in resumed.stderr
     continued = metrics(out)
     assert [m["step"] for m in continued] == list(range(1, 11))
@@ -211,7 +210,8 @@ def test_interrupt_then_resume_gives_the_same_losses_as_an_uninterrupted_run(tmp
         assert a["lr"] == b["lr"]
 
     again = sft(rows_file, out, tiny_model, *options, "--resume")
-    assert "already finished" in again.stderr
+    assert "already finished" in again.stderr and "nothing to do" in again.stderr
+    assert "already finished" in sft(rows_file, out, tiny_model, *options).stderr
     changed = run_s1("sft", rows_file, tmp_path / "whole", "--model", f"hf:{tiny_model}", "--block-size", "1024",
                      *options, "--overwrite", "--save-every", "3", "--keep-checkpoints", "2")
     assert changed.exit_code == 0, changed.stderr
@@ -245,13 +245,14 @@ def test_sigint_saves_a_checkpoint_and_resume_completes_the_run(tmp_path, rows_f
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr
+    assert "rerun the same command to resume" in stderr
     saved = sorted((out / CHECKPOINTS).iterdir())
     assert len(saved) == 1, stderr
     step = int(saved[0].name.removeprefix("step-"))
     assert step >= 3 and f"at step {step}" in stderr
     logged = metrics(out)
     assert logged[-1]["step"] >= step  # a step that finished after the checkpoint is logged, then dropped on resume
-    result = subprocess.run([*command, "--resume"], capture_output=True, text=True, env=quiet_env(), cwd=REPO)
+    result = subprocess.run(command, capture_output=True, text=True, env=quiet_env(), cwd=REPO)  # the same command
     assert result.returncode == 0, result.stderr
     assert [m["step"] for m in metrics(out)] == list(range(1, 41))
 

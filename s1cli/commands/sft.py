@@ -75,9 +75,11 @@ def sft_command(
     precision: str = typer.Option("auto", "--precision",
                                   help="auto (bf16 on GPUs that have it, else fp32), bf16 (autocast), fp32."),
     max_steps: int = typer.Option(None, "--max-steps", help="Stop after N optimizer steps (replaces --epochs)."),
-    save_every: int = typer.Option(None, "--save-every", help="Checkpoint every N steps (for --resume)."),
+    save_every: int = typer.Option(None, "--save-every",
+                                   help="Checkpoint every N steps (a rerun continues from the latest)."),
     keep_checkpoints: int = typer.Option(1, "--keep-checkpoints", help="How many recent checkpoints to keep."),
-    resume: bool = typer.Option(False, "--resume", help="Continue from the latest checkpoint in OUTDIR."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the unfinished run in OUTDIR (what rerunning "
+                                "the same command does anyway; kept for scripts that say it)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Delete an earlier run in OUTDIR and start afresh."),
     seed: int = typer.Option(0, "--seed", help="Seed for the data order (and anything random)."),
     shuffle: bool = typer.Option(True, "--shuffle/--no-shuffle",
@@ -126,9 +128,9 @@ def sft_command(
     fmt = get_format(format_, start=think_start, end=think_end)
     if resume and overwrite:
         raise ConfigError("--resume and --overwrite contradict each other; pass one")
-    plan = "fresh" if preflight_only else check_out_dir(out_dir, resume=resume, overwrite=overwrite)
+    plan = "fresh" if preflight_only else check_out_dir(out_dir, overwrite=overwrite)
     if plan == "finished":
-        info(ctx, f"{out_dir}: the run has already finished; nothing to resume")
+        info(ctx, f"{out_dir}: the run has already finished; nothing to do (--overwrite trains afresh)")
         return
     if liger:
         check_liger()
@@ -160,14 +162,14 @@ def sft_command(
             advance(1, f"loss {record['loss']:.4f} · {record['tokens_per_s']:,.0f} tok/s")
 
         def saved(self, path: Path, step: int) -> None:
-            info(ctx, f"saved {path} at step {step:,} (continue with --resume)")
+            info(ctx, f"saved {path} at step {step:,} (rerun the same command to continue from it)")
 
         def note(self, message: str) -> None:
             info(ctx, message)
 
     began = time.time()
     with progress(ctx, "training", report.total_steps if main else None) as advance:
-        result = train(config, prepared.examples, tokenizer, out_dir, resume=resume, reporter=Progress())
+        result = train(config, prepared.examples, tokenizer, out_dir, resume=plan == "resume", reporter=Progress())
     if main:
         write_run_record(out_dir, {
             "s1cli": __version__, "command": "sft", "source": source, "model": model,

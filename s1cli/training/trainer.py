@@ -419,10 +419,11 @@ def keep_metrics(path: Path, upto: int) -> None:
     path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
 
 
-def check_out_dir(out_dir: Path, *, resume: bool, overwrite: bool) -> str:
-    """What to do with OUTDIR, decided before anything is computed: ``fresh``, ``resume``, ``finished``
-    (``resume`` of a run that completed: nothing to do) or ``overwrite`` (an earlier run of ours to
-    clear; a directory holding anything else is never deleted)."""
+def check_out_dir(out_dir: Path, *, overwrite: bool) -> str:
+    """What to do with OUTDIR, decided before anything is computed: ``fresh``, ``resume`` (an unfinished
+    run of ours: rerunning the same command continues it, as every s1 command resumes), ``finished``
+    (nothing to do) or ``overwrite`` (an earlier run of ours to clear; a directory holding anything
+    else is never deleted)."""
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"{out_dir}: exists and is not a directory")
@@ -434,10 +435,7 @@ def check_out_dir(out_dir: Path, *, resume: bool, overwrite: bool) -> str:
     finished = (out_dir / RUN_RECORD).exists()
     if overwrite:
         return "overwrite"
-    if resume:
-        return "finished" if finished else "resume"
-    raise ConfigError(f"{out_dir}: holds {'a finished' if finished else 'an unfinished'} run; pass --resume to "
-                      "continue it or --overwrite to start afresh")
+    return "finished" if finished else "resume"
 
 
 def clear_out_dir(out_dir: Path) -> None:
