@@ -15,6 +15,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from s1cli.hardware import native_cpu_bf16
 from s1cli.table import read_rows, write_table
 from s1cli.thinking import FORMATS
 from s1cli.training.config import SFTConfig
@@ -355,3 +356,20 @@ def test_the_module_entry_point_runs():
     done = subprocess.run([sys.executable, "-m", "s1cli.cli", "sft", "--help"], capture_output=True, text=True,
                           env=quiet_env(), cwd=REPO)
     assert done.returncode == 0 and "accelerate launch" in done.stdout
+
+
+def test_bf16_on_a_cpu_without_bf16_instructions_is_called_out(rows_file, tmp_path, tiny_model):
+    """Under ATEN_CPU_CAPABILITY=avx2 torch runs as on an AVX2-only CPU, where bf16 is emulated (~20x slower):
+    the preflight says so; fp32 (what auto picks on a CPU) gets no such warning."""
+    command = [sys.executable, "-m", "s1cli.cli", "sft", str(rows_file), str(tmp_path / "out"),
+               "--model", f"hf:{tiny_model}", "--preflight-only"]
+    env = {**quiet_env(), "ATEN_CPU_CAPABILITY": "avx2"}
+    emulated = subprocess.run([*command, "--precision", "bf16"], capture_output=True, text=True, env=env, cwd=REPO)
+    assert emulated.returncode == 0, emulated.stderr
+    assert "bf16 is emulated, about 20x slower than fp32 here; use --precision fp32" in emulated.stderr
+    fp32 = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO)
+    assert fp32.returncode == 0 and "emulated" not in fp32.stderr
+    if native_cpu_bf16():  # this machine has avx512_bf16 / AMX: no warning without the AVX2 limit
+        native = run_s1("sft", rows_file, tmp_path / "out", "--model", f"hf:{tiny_model}", "--preflight-only",
+                        "--precision", "bf16")
+        assert native.exit_code == 0 and "emulated" not in native.stderr

@@ -145,7 +145,8 @@ def sft_command(
     device = decide_device(config.precision)
     report = build_report(prepared, renderer, config, source=source, rows=rows, world_size=processes,
                           shape=ModelShape.from_pretrained(ref.model), attention=describe_attention(device.attention),
-                          shards=shards_for_states(), bf16=device.precision == "bf16")
+                          shards=shards_for_states(), bf16=device.precision == "bf16",
+                          bf16_emulated=device.bf16_emulated)
     if main:
         show_report(ctx, report)
     if preflight_only:

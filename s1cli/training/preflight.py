@@ -189,7 +189,7 @@ def _percentile(values: Sequence[int], q: float) -> int:
 
 def build_report(prepared: Prepared, renderer: Renderer, config: SFTConfig, *, source: str, rows: Sequence[dict],
                  world_size: int = 1, shape: ModelShape | None = None, attention: str = "sdpa per example",
-                 shards: int = 1, bf16: bool = False) -> Report:
+                 shards: int = 1, bf16: bool = False, bf16_emulated: bool = False) -> Report:
     """Check the examples and describe the run. Raises InputError for rows that would train on nothing
     and for a first example whose trained tokens are not the text the format says they are."""
     examples = prepared.examples
@@ -220,6 +220,10 @@ def build_report(prepared: Prepared, renderer: Renderer, config: SFTConfig, *, s
                         "eos_token_id in generation_config.json)")
     if shape is not None and shape.max_positions and max(len(ex) for ex in examples) > shape.max_positions:
         warnings.append(f"some examples are longer than the model's {shape.max_positions:,} positions")
+    if bf16_emulated:
+        warnings.append("--precision bf16 on a CPU without bf16 instructions (no avx512_bf16 / AMX, or torch "
+                        "limited to AVX2): bf16 is emulated, about 20x slower than fp32 here; use --precision fp32 "
+                        "(what auto picks on a CPU)")
     if prepared.truncated:
         warnings.append(f"{len(prepared.truncated):,} row(s) truncated: they lose their answer and end of turn, "
                         f"e.g. row {prepared.truncated[0].row} (id {prepared.truncated[0].id!r})")

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..hardware import native_cpu_bf16
 from .attention import register as register_segment_sdpa
 from .config import SFTConfig
 from .data import IGNORE, Example, Schedule, collate, plan_step, step_normalizer
@@ -97,6 +98,7 @@ class Device:
     cpu: bool  # CPU processes, else one GPU each
     precision: str  # bf16 (autocast over fp32 master weights) or fp32
     attention: str  # the model's attn_implementation
+    bf16_emulated: bool = False  # bf16 asked for on a CPU that has no bf16 instructions: ~20x slower
 
 
 def decide_device(precision: str) -> Device:
@@ -110,7 +112,8 @@ def decide_device(precision: str) -> Device:
     if precision == "auto":
         precision = "bf16" if not cpu and torch.cuda.is_bf16_supported() else "fp32"
     attention = "flash_attention_2" if not cpu and is_flash_attn_2_available() else register_segment_sdpa()
-    return Device(cpu=cpu, precision=precision, attention=attention)
+    emulated = cpu and precision == "bf16" and not native_cpu_bf16()
+    return Device(cpu=cpu, precision=precision, attention=attention, bf16_emulated=emulated)
 
 
 def compile_layers(model: Any) -> int:
