@@ -3,6 +3,8 @@ stderr (stdout is reserved for tables piped with ``-``), and progress bars."""
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -49,16 +51,85 @@ def error_line(console: Console, message: str) -> None:
 @contextmanager
 def progress(ctx: typer.Context, description: str, total: int | None = None) -> Iterator[Callable[..., None]]:
     """A rich progress bar on stderr; yields ``advance(n=1, note=None)`` where ``note`` replaces
-    the text shown after the bar (e.g. tokens/s). Hidden with --quiet and off a terminal."""
+    the text shown after the bar (e.g. tokens/s). Hidden with --quiet. Off a terminal (slurm, ``| tee``,
+    CI) a bar would be noise, so a plain line is printed instead, at most every
+    ``$S1_PROGRESS_EVERY`` seconds (default 30): done/total, rate, ETA and the note."""
     s = settings(ctx)
+    if s.quiet:
+        yield lambda n=1, note=None: None
+        return
+    if not s.console.is_terminal:
+        lines = ProgressLines(s.console, description, total, _progress_every())
+        try:
+            yield lines.advance
+        finally:
+            lines.close()
+        return
     columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[note]}")]
-    # Bars only on a terminal: in logs and CI they would be noise around the summary line.
-    hidden = s.quiet or not s.console.is_terminal
-    with Progress(*columns, console=s.console, disable=hidden, transient=True) as bar:
+    with Progress(*columns, console=s.console, transient=True) as bar:
         task = bar.add_task(description, total=total, note="")
 
         def advance(n: int = 1, note: str | None = None) -> None:
             bar.update(task, advance=n, **({"note": note} if note is not None else {}))
 
         yield advance
+
+
+DEFAULT_PROGRESS_EVERY = 30.0
+
+
+def _progress_every() -> float:
+    try:
+        return max(0.0, float(os.environ.get("S1_PROGRESS_EVERY", DEFAULT_PROGRESS_EVERY)))
+    except ValueError:
+        return DEFAULT_PROGRESS_EVERY
+
+
+class ProgressLines:
+    """Progress for logs: one plain line per interval, as trainers log every N steps, and a last one
+    when the work ends early (interrupted, failed) so the log says where it stopped."""
+
+    def __init__(self, console: Console, description: str, total: int | None, every: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.console, self.description, self.total, self.every, self.clock = console, description, total, every, clock
+        self.done, self.note = 0, ""
+        self.began = self.last = clock()
+        self.printed_at = -1
+
+    def advance(self, n: int = 1, note: str | None = None) -> None:
+        self.done += n
+        if note is not None:
+            self.note = note
+        now = self.clock()
+        if now - self.last >= self.every:
+            self.last = now
+            self._print(now)
+
+    def close(self) -> None:
+        if self.done != self.printed_at and self.done and (self.total is None or self.done < self.total):
+            self._print(self.clock())
+
+    def line(self, now: float) -> str:
+        elapsed = max(now - self.began, 1e-9)
+        rate = self.done / elapsed
+        parts = [f"{self.description}: {self.done:,}" + (f"/{self.total:,} ({self.done / self.total:.0%})"
+                                                          if self.total else "")]
+        parts.append(f"{rate:,.2f}/s" if rate < 10 else f"{rate:,.0f}/s")
+        parts.append(f"elapsed {_duration(elapsed)}")
+        if self.total and rate > 0 and self.done < self.total:
+            parts.append(f"ETA {_duration((self.total - self.done) / rate)}")
+        if self.note:
+            parts.append(self.note)
+        return " · ".join(parts)
+
+    def _print(self, now: float) -> None:
+        self.printed_at = self.done
+        self.console.print(self.line(now), soft_wrap=True, highlight=False)
+
+
+def _duration(seconds: float) -> str:
+    seconds = round(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
