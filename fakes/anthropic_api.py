@@ -6,7 +6,8 @@ and that verdict; ``<<garbled>>`` gives no verdict the first time and "No" when 
 ``<<garbled-twice>>`` never gives one. Faults are queued (``fail(...)``) and consumed by the next
 model calls: an HTTP status with headers, a dropped connection, a slow reply, or an empty 200
 reply. ``hold_after(n)`` makes every call after the n-th hang until ``release()`` (to kill a client
-mid-run).
+mid-run); a held call whose client has gone by then is dropped unanswered, so ``usage`` holds only
+replies sent to a live client.
 
 Thinking, as the real APIs return it: a Messages request with ``thinking`` enabled gets a
 ``thinking`` block before the text (and a ``redacted_thinking`` block when the prompt holds
@@ -23,6 +24,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import select
+import socket
 import threading
 import time
 from collections import Counter, deque
@@ -244,6 +247,19 @@ class FakeAPI(LocalServer):
                                                             "message": "invalid x-api-key"}})
                 return False
 
+            def _client_gone(self) -> bool:
+                """Whether the client closed the connection (a killed process): nothing to read but EOF."""
+                readable, _, _ = select.select([self.connection], [], [], 0)
+                if not readable:
+                    return False
+                try:
+                    gone = self.connection.recv(1, socket.MSG_PEEK) == b""
+                except OSError:
+                    gone = True
+                if gone:
+                    self.close_connection = True
+                return gone
+
             def do_GET(self) -> None:
                 api.paths.append(f"GET {self.path}")
                 if not self._authorised():
@@ -277,6 +293,8 @@ class FakeAPI(LocalServer):
                     fault = api.faults.popleft() if api.faults else None
                 if api._hold_after is not None and number > api._hold_after:
                     api._released.wait()
+                    if self._client_gone():
+                        return
                 if api.latency:
                     time.sleep(api.latency)
                 if fault is not None:

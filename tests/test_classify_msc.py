@@ -271,6 +271,14 @@ def test_a_run_killed_mid_way_repeats_no_answered_request(api, tmp_path):
     assert all(api.answered[d] == 1 for d in answered_before)  # nothing paid for was asked again
     rows = {r["id"]: r["msc"] for r in read_rows(out)}
     assert rows == {r["id"]: code for r, code in zip(read_rows(src), EXPECTED, strict=True)}
+    # the cost record counts every reply the server sent once: the killed run's from its request log
+    record = json.loads((tmp_path / "out.cost.json").read_text())
+    assert [r["status"] for r in record["runs"]] == ["killed", "completed"]
+    models = [m for run in record["runs"] for m in run["models"]]
+    assert record["total_requests"] == len(api.usage) == 14
+    assert sum(m["input_tokens"] for m in models) == sum(i for i, _ in api.usage)
+    assert sum(m["output_tokens"] for m in models) == sum(o for _, o in api.usage)
+    assert record["total_cost_usd"] == pytest.approx(sum(i * 3 + o * 15 for i, o in api.usage) / 1e6, abs=1e-6)
 
 
 def test_batches_and_dry_run(api, tmp_path):

@@ -316,3 +316,49 @@ def test_an_unknown_model_stops_the_run_with_one_line(api, tmp_path):
     lines = done.stderr.strip().splitlines()
     assert lines[-1].startswith("error: anthropic:claude-3-5-sonnet-20241022: HTTP 404")
     assert "Traceback" not in done.stderr
+
+
+def cost_totals(path: Path) -> tuple[int, int, float, int]:
+    """(input tokens, output tokens, dollars, paid requests) over every run a cost record holds."""
+    data = json.loads(path.read_text())
+    models = [m for run in data["runs"] for m in run["models"]]
+    return (sum(m["input_tokens"] for m in models), sum(m["output_tokens"] for m in models), data["total_cost_usd"],
+            data["total_requests"])
+
+
+def test_the_run_after_a_kill_counts_every_paid_call_once_in_the_cost_record(api, tmp_path):
+    src = write_attempts(tmp_path)
+    out = tmp_path / "graded.jsonl"
+    record = tmp_path / "graded.cost.json"
+    api.hold_after(5)  # the 6th call and later hang until released
+    env = {**subprocess_env(), "ANTHROPIC_API_KEY": KEY}
+    proc = subprocess.Popen([sys.executable, "-m", "s1cli.cli", "grade", str(src), str(out),
+                             *judge_args(api, tmp_path), "--concurrency", "2"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while sum(api.answered.values()) < 5 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # let the client take in the last reply
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert len(api.usage) == 5
+    # the killed run left a provisional record of what it had paid when it was killed
+    provisional = json.loads(record.read_text())["runs"]
+    assert [r["status"] for r in provisional] == ["running"] and 1 <= provisional[0]["models"][0]["requests"] <= 5
+    api.release()  # the killed run's held calls find their client gone and are never answered
+    done = run_s1("grade", src, out, *judge_args(api, tmp_path))
+    assert done.exit_code == 0, done.stderr
+    assert len(api.usage) == 14  # 12 rows + 2 follow-ups, each paid once over both runs
+    expected = (sum(i for i, _ in api.usage), sum(o for _, o in api.usage))
+    inputs, outputs, dollars, requests = cost_totals(record)
+    assert (inputs, outputs, requests) == (*expected, 14)
+    assert dollars == pytest.approx(priced(api.usage), abs=1e-6)
+    runs = json.loads(record.read_text())["runs"]
+    assert [r["status"] for r in runs] == ["killed", "completed"]
+    assert runs[0]["models"][0]["requests"] == 5 and runs[1]["models"][0]["requests"] == 9
+    again = run_s1("grade", src, tmp_path / "graded.jsonl", *judge_args(api, tmp_path), "--overwrite")
+    assert again.exit_code == 0 and len(api.usage) == 14
+    assert cost_totals(record) == (inputs, outputs, dollars, requests)  # nothing counted twice
+    last = json.loads(record.read_text())["runs"]
+    assert [r["status"] for r in last] == ["killed", "completed", "completed"]
+    assert last[2]["models"][0]["cached"] == 14 and last[2]["cost_usd"] == 0  # every reply from the cache, free

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..errors import S1Error
-from .base import Request, Usage
+from .base import Request, Response, Usage
 from .prices import PriceTable
 
 # Input tokens are estimated before sending at one per 3 characters plus a little per message:
@@ -59,6 +59,11 @@ class Ledger:
 
     def _entry(self, backend: str, model: str) -> ModelUsage:
         return self._models.setdefault((backend, model), ModelUsage(backend, model))
+
+    def cost(self, backend: str, model: str, response: Response) -> float | None:
+        """What a reply costs (None without a price), without counting it."""
+        usage = response.usage
+        return self.prices.cost(backend, model, usage.input_tokens, usage.output_tokens, batch=response.batch)
 
     def record(self, backend: str, model: str, usage: Usage, *, batch: bool = False) -> float | None:
         """A paid reply; returns its cost (None without a price)."""

@@ -149,12 +149,16 @@ class BatchRunner:
         for result in results:
             key = result.custom_id
             if result.response is not None:
-                cost = self.client.store(key, requests.get(key), result.response,
-                                         model=str(result.response.raw.get("model", "")))
+                request = requests.get(key)
+                model = request.model if request else str(result.response.raw.get("model", ""))
+                # Logged before it is stored, as direct calls are (client.Client._call): the log is what
+                # a killed run's cost is rebuilt from.
+                self.client.log.write(backend=self.backend.name, model=model, batch=batch_id, key=key[:16],
+                                      outcome="ok", input_tokens=result.response.usage.input_tokens,
+                                      output_tokens=result.response.usage.output_tokens,
+                                      cost_usd=self.client.ledger.cost(self.backend.name, model, result.response))
+                cost = self.client.store(key, request, result.response, model=model)
                 self.client.budget.settle(0.0, cost)
-                self.client.log.write(backend=self.backend.name, batch=batch_id, key=key[:16], outcome="ok",
-                                      input_tokens=result.response.usage.input_tokens,
-                                      output_tokens=result.response.usage.output_tokens, cost_usd=cost)
             else:
                 self.client.log.write(backend=self.backend.name, batch=batch_id, key=key[:16], outcome=result.outcome,
                                       error=result.error)

@@ -46,12 +46,17 @@ class RetryPolicy:
 
 
 class RequestLog:
-    """One JSON line per call attempt (never keys, never headers); secrets are masked in messages."""
+    """One JSON line per call attempt (never keys, never headers); secrets are masked in messages.
 
-    def __init__(self, path: str | Path | None, secrets: Iterable[str] = ()) -> None:
+    Each line names the run that wrote it (``run``), and a paid reply's line is written before the
+    reply is stored: the log is the record of what was paid even when a run is killed before it
+    records its cost (``cost_record`` reads it back on the next run)."""
+
+    def __init__(self, path: str | Path | None, secrets: Iterable[str] = (), *, run: str | None = None) -> None:
+        self.run = run
         self._secrets = [s for s in secrets if s]
         self._lock = threading.Lock()
-        self._path = Path(path) if path is not None else None
+        self.path = Path(path) if path is not None else None
         self._fh: IO[str] | None = None  # opened at the first event: a run that fails early leaves no file
 
     def redact(self, text: str) -> str:
@@ -60,14 +65,14 @@ class RequestLog:
         return text
 
     def write(self, **event: Any) -> None:
-        if self._path is None:
+        if self.path is None:
             return
-        event = {"time": round(time.time(), 3), **event}
+        event = {"time": round(time.time(), 3), **({"run": self.run} if self.run else {}), **event}
         line = self.redact(json.dumps(event, ensure_ascii=False))
         with self._lock:
             if self._fh is None:
-                self._path.parent.mkdir(parents=True, exist_ok=True)
-                self._fh = open(self._path, "a", encoding="utf-8")  # noqa: SIM115 (held for the run; see close)
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (held for the run; see close)
             self._fh.write(line + "\n")
             self._fh.flush()
 
@@ -184,12 +189,14 @@ class Client:
                 except FatalRemoteError as exc:
                     self.log.write(**event, outcome="fatal", error=str(exc))
                     raise FatalRemoteError(self.log.redact(f"{self.backend.name}:{request.model}: {exc}")) from None
+                # Logged before it is stored: a kill between the two leaves a paid call in the log (asked
+                # again, paid again, logged again), never a paid call cached but missing from the log.
+                self.log.write(**event, outcome="ok", seconds=round(time.monotonic() - started, 3),
+                               input_tokens=response.usage.input_tokens, output_tokens=response.usage.output_tokens,
+                               cost_usd=self.ledger.cost(self.backend.name, request.model, response))
                 cost = self.store(key, request, response)
                 self.budget.settle(reserved, cost)
                 settled = True
-                self.log.write(**event, outcome="ok", seconds=round(time.monotonic() - started, 3),
-                               input_tokens=response.usage.input_tokens, output_tokens=response.usage.output_tokens,
-                               cost_usd=cost)
                 return response
             raise AssertionError("unreachable")
         finally:

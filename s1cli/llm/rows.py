@@ -5,9 +5,10 @@ A command describes its calls as ``RowCalls``: which models it asks (one label e
 per-row work given one ``ask`` per label, and how a row's result becomes its output row. A
 ``RowJob`` owns the rest: the rows a resumed output still lacks, direct calls ``concurrency`` at a
 time or rounds of Message Batches, the rows kept for the report when writing to stdout, the run's
-usage and cost appended to ``OUT-stem.cost.json``, and the stop/fail errors that tell the user to
-rerun. Direct calls write rows in input order, batches round by round; a row whose call failed
-is left out (its paid replies are cached), so rerunning the same command finishes the job.
+usage and cost in ``OUT-stem.cost.json`` (provisional while it runs, final at its end; see
+``cost_record``), and the stop/fail errors that tell the user to rerun. Direct calls write rows in
+input order, batches round by round; a row whose call failed is left out (its paid replies are
+cached), so rerunning the same command finishes the job.
 """
 
 from __future__ import annotations
@@ -229,8 +230,12 @@ class RowJob:
         and cost (with its status: completed, incomplete, stopped, failed or interrupted) to
         ``OUT-stem.cost.json``."""
 
+        cost_path = self.side_path("cost.json")
+
         def finish(row: Row, result: Any) -> None:
             self.write(calls.finish(row, result))
+            if cost_path is not None:  # a provisional entry now and then, so a killed run leaves a record
+                session.checkpoint(cost_path, details={f"rows_{self.done}": self.stats.done + 1})
 
         status = "interrupted"
         try:
@@ -251,7 +256,6 @@ class RowJob:
             status = "failed"
             raise
         finally:
-            cost_path = self.side_path("cost.json")
             if cost_path is not None:
                 session.record_run(cost_path, status=status, details={f"rows_{self.done}": self.stats.done})
         return self.stats

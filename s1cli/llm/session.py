@@ -8,21 +8,23 @@ run's usage and cost beside their output.
 
 from __future__ import annotations
 
-import json
 import os
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import KEY_VARIABLES, ModelRef, api_key, endpoint, make_backend
+from . import KEY_VARIABLES, ModelRef, api_key, cost_record, endpoint, make_backend
 from .accounting import Ledger, ModelUsage, SpendCap
 from .base import Request, Response, cache_scope
 from .batch import BatchProgress, BatchRunner
 from .cache import ResponseCache
 from .client import Client, RequestLog, RetryPolicy
 from .prices import PriceTable
+
+CHECKPOINT_CALLS = 100  # paid calls after which the provisional cost entry is rewritten, whatever the time
 
 
 class OfflineBackend:
@@ -46,6 +48,7 @@ class SessionOptions:
     base_url: str | None = None
     log_path: Path | None = None
     offline: bool = False  # dry run: build no backend, need no key
+    checkpoint_seconds: float = 10.0  # how often a run rewrites its provisional cost entry while it pays
 
 
 class LLMSession:
@@ -56,8 +59,10 @@ class LLMSession:
         self.ledger = Ledger(options.prices)
         self.budget = SpendCap(options.max_cost, options.prices)
         secrets = [environ.get(v, "") for v in KEY_VARIABLES.values()]
-        self.log = RequestLog(None if options.offline else options.log_path, secrets)
+        self.run_id = uuid.uuid4().hex[:12]  # names this run's lines in the request log and its cost entry
+        self.log = RequestLog(None if options.offline else options.log_path, secrets, run=self.run_id)
         self.started = time.time()
+        self._checkpoint: tuple[float, int] = (0.0, 0)  # (when, paid calls) of the last cost-record write
         self._backends: dict[str, Any] = {}
         self._clients: dict[str, Client] = {}
 
@@ -88,32 +93,42 @@ class LLMSession:
         return self.ledger.models()
 
     def record_run(self, path: Path, *, status: str, details: dict[str, Any]) -> dict[str, Any]:
-        """Append this run's usage and cost to a JSON file (``runs`` plus running totals) and return it."""
-        models = [m.as_dict() for m in self.usage()]
-        total = self.ledger.total_cost()
-        run = {"started": _iso(self.started), "finished": _iso(time.time()), "status": status, **details,
-               "models": models, "cost_usd": None if total is None else round(total, 6)}
-        data: dict[str, Any] = {"runs": []}
-        if path.exists():
-            try:
-                data = json.loads(path.read_text(encoding="utf-8"))
-                assert isinstance(data.get("runs"), list)
-            except (ValueError, AssertionError, AttributeError):
-                data = {"runs": []}
-        data["runs"].append(run)
-        costs = [r.get("cost_usd") for r in data["runs"]]
-        data["total_cost_usd"] = None if None in costs else round(sum(costs), 6)
-        data["total_requests"] = sum(m.get("requests", 0) for r in data["runs"] for m in r.get("models", []))
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
+        """Put this run's usage and cost in the cost record (``runs`` plus running totals), after
+        rebuilding from the request log the entries of runs that were killed before recording
+        theirs, and return this run's entry."""
+        run = self._entry(status, details)
+        data = cost_record.load(path)
+        if self.log.path is not None:
+            cost_record.reconcile(data, self.log.path, current=self.run_id)
+        cost_record.upsert(data, run)
+        cost_record.save(path, data)
+        self._checkpoint = (time.monotonic(), self._paid())
         return run
+
+    def checkpoint(self, path: Path, *, details: dict[str, Any]) -> None:
+        """Rewrite this run's provisional entry (status ``running``) in the cost record when it has paid
+        for calls since the last write and ``checkpoint_seconds`` or ``CHECKPOINT_CALLS`` calls have
+        passed (the first paid call writes at once): a killed run leaves a record of what it paid."""
+        paid = self._paid()
+        at, written = self._checkpoint
+        if paid == written or (at and time.monotonic() - at < self.options.checkpoint_seconds
+                               and paid - written < CHECKPOINT_CALLS):
+            return
+        data = cost_record.load(path)
+        cost_record.upsert(data, self._entry(cost_record.RUNNING, details))
+        cost_record.save(path, data)
+        self._checkpoint = (time.monotonic(), paid)
+
+    def _paid(self) -> int:
+        return sum(m.requests for m in self.ledger.models())
+
+    def _entry(self, status: str, details: dict[str, Any]) -> dict[str, Any]:
+        total = self.ledger.total_cost()
+        return {"run_id": self.run_id, "started": cost_record.iso(self.started),
+                "finished": cost_record.iso(time.time()), "status": status, **details,
+                "models": [m.as_dict() for m in self.usage()], "cost_usd": None if total is None else round(total, 6)}
 
     def close(self) -> None:
         self.log.close()
         if self.cache is not None:
             self.cache.close()
-
-
-def _iso(seconds: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
