@@ -300,6 +300,20 @@ def test_batches_and_dry_run(api, tmp_path):
     assert "would send 0 calls" in cached.stderr
 
 
+def test_dry_run_says_when_max_cost_would_stop_the_run(api, tmp_path):
+    src = write_questions(tmp_path)
+    prices = tmp_path / "prices.json"
+    prices.write_text(json.dumps({f"anthropic:{MODEL}": [1000, 1000]}))  # the prompt lists 61 classes: ~$3 a call
+    args = [*llm_args(api, tmp_path), "--prices", str(prices), "--max-tokens", "16", "--dry-run"]
+    at_once = run_s1("classify-msc", src, tmp_path / "out.jsonl", *args, "--max-cost", "1")
+    assert at_once.exit_code == 0, at_once.stderr
+    assert "--max-cost 1 would stop the run at once: its first call could cost up to $" in at_once.stderr
+    batched = run_s1("classify-msc", src, tmp_path / "out.jsonl", *args, "--max-cost", "20", "--batch")
+    assert "--max-cost 20 would stop the run before the end: the input alone is estimated at $" in batched.stderr
+    assert "(batch prices)" in batched.stderr
+    assert not api.paths and not (tmp_path / "out.jsonl").exists()
+
+
 def test_max_cost_stops_cleanly(api, tmp_path):
     src = write_questions(tmp_path, ["11"] * 10)
     prices = tmp_path / "prices.json"

@@ -362,3 +362,25 @@ def test_the_run_after_a_kill_counts_every_paid_call_once_in_the_cost_record(api
     last = json.loads(record.read_text())["runs"]
     assert [r["status"] for r in last] == ["killed", "completed", "completed"]
     assert last[2]["models"][0]["cached"] == 14 and last[2]["cost_usd"] == 0  # every reply from the cache, free
+
+
+def test_dry_run_says_when_max_cost_would_stop_the_run(api, tmp_path):
+    src = write_attempts(tmp_path)
+    prices = tmp_path / "prices.json"
+    prices.write_text(json.dumps({f"anthropic:{MODEL}": [1000, 1000]}))  # $0.001 a token: about $0.2 a call
+    args = [*judge_args(api, tmp_path), "--prices", str(prices), "--max-tokens", "16", "--dry-run"]
+    at_once = run_s1("grade", src, tmp_path / "g.jsonl", *args, "--max-cost", "0.01")
+    assert at_once.exit_code == 0, at_once.stderr
+    line = [x for x in at_once.stderr.splitlines() if x.startswith("--max-cost")]
+    assert len(line) == 1 and line[0].startswith("--max-cost 0.01 would stop the run at once: its first call could "
+                                                 "cost up to $0.")
+    early = run_s1("grade", src, tmp_path / "g.jsonl", *args, "--max-cost", "1")
+    assert "--max-cost 1 would stop the run before the end: the input alone is estimated at $" in early.stderr
+    enough = run_s1("grade", src, tmp_path / "g.jsonl", *args, "--max-cost", "100")
+    assert "--max-cost 100 covers every call at its most ($" in enough.stderr
+    plain = run_s1("grade", src, tmp_path / "g.jsonl", *args)
+    assert "--max-cost" not in plain.stderr
+    assert not api.paths and not (tmp_path / "g.jsonl").exists()
+    # what the dry run said is what a run does: the cap refuses the first call and nothing is sent
+    real = run_s1("grade", src, tmp_path / "g.jsonl", *args[:-1], "--max-cost", "0.01")
+    assert real.exit_code == 2 and "stopped before --max-cost 0.01 USD" in real.stderr and not api.calls

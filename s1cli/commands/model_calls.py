@@ -17,7 +17,7 @@ from ..llm.batch import BatchProgress
 from ..llm.cache import default_cache_path
 from ..llm.client import RetryPolicy
 from ..llm.prices import PriceTable
-from ..llm.rows import BatchOptions, CallEstimate, RowCalls, RowJob
+from ..llm.rows import BatchOptions, CallEstimate, RowCalls, RowJob, cap_verdict
 from ..llm.session import LLMSession, SessionOptions
 from ..refs import ModelRef
 from ..schema import Row
@@ -122,9 +122,10 @@ def print_usage(ctx: typer.Context, session: LLMSession) -> None:
 
 
 def print_estimates(ctx: typer.Context, rows: int, estimates: Sequence[CallEstimate], *, batch: bool,
-                    label_column: str | None, follow_up: str) -> None:
+                    label_column: str | None, follow_up: str, max_cost: float | None = None) -> None:
     """The dry run's table: calls, cache hits, input tokens and cost bounds per model (per label when
-    ``label_column`` names them); ``follow_up`` says what may add a call."""
+    ``label_column`` names them); ``follow_up`` says what may add a call. With a ``--max-cost`` (given,
+    else the command's own ``max_cost`` option), one line on whether the cap would stop the run."""
     table = Table(title=f"dry run: {rows:,} rows, nothing sent" + (" (batch prices)" if batch else ""))
     columns = ([label_column] if label_column else []) + ["model", "calls", "cached", "input tokens (est.)",
                                                           "cost (input only)", "cost (at most)"]
@@ -139,6 +140,10 @@ def print_estimates(ctx: typer.Context, rows: int, estimates: Sequence[CallEstim
     high = None if None in highs else sum(highs)
     info(ctx, f"would send {calls:,} calls; estimated cost at most {money(high)} (every reply at --max-tokens; "
               f"{follow_up})")
+    # Every command with a dry run names its option max_cost; reading it here gives all of them the line.
+    limit = max_cost if max_cost is not None else ctx.params.get("max_cost")
+    if limit is not None:
+        info(ctx, cap_verdict(estimates, limit))
 
 
 def write_disagreements(ctx: typer.Context, dest: str, rows: list[Row]) -> None:

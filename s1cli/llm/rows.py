@@ -275,6 +275,29 @@ class RowJob:
 # ------------------------------------------------------------------------------------------ dry run
 
 
+def cap_verdict(estimates: Sequence[CallEstimate], limit: float) -> str:
+    """What ``--max-cost limit`` would do to the estimated run, in one line. The cap reserves each call's
+    worst case before sending it (``SpendCap``), so a first call whose worst case passes the limit is
+    never sent; an input cost alone above the limit means the run cannot finish."""
+    firsts = [e.first_call_high for e in estimates if e.calls and e.first_call_high is not None]
+    low, high = _total([e.cost_low for e in estimates]), _total([e.cost_high for e in estimates])
+    cap = f"--max-cost {limit:g}"
+    if firsts and max(firsts) > limit:
+        return (f"{cap} would stop the run at once: its first call could cost up to ${max(firsts):,.4f} (estimated "
+                "input plus --max-tokens of output), so nothing would be sent")
+    if low is not None and low > limit:
+        return (f"{cap} would stop the run before the end: the input alone is estimated at ${low:,.4f} (rows "
+                "answered before the cap are kept; a rerun with a higher --max-cost continues)")
+    if high is not None and high > limit:
+        return f"{cap} may stop the run before the end: replies at --max-tokens would cost up to ${high:,.4f}"
+    return f"{cap} covers every call at its most ({'an unknown cost' if high is None else f'${high:,.4f}'})"
+
+
+def _total(costs: Sequence[float | None]) -> float | None:
+    """The sum, or None when any cost is unknown."""
+    return None if None in costs else sum(c for c in costs if c is not None)
+
+
 @dataclass
 class CallEstimate:
     label: str
@@ -285,6 +308,7 @@ class CallEstimate:
     output_tokens_max: int = 0
     cost_low: float | None = 0.0  # input only
     cost_high: float | None = 0.0  # every reply at --max-tokens
+    first_call_high: float | None = None  # the first call's worst case: what --max-cost reserves before sending it
 
     def add(self, request: Request, client: Client, ref: ModelRef, *, batch: bool) -> None:
         """Count one request a run would make: a cache hit, or a call with its input tokens and cost
@@ -299,5 +323,7 @@ class CallEstimate:
         prices = client.ledger.prices
         low = prices.cost(ref.backend, ref.model, tokens, 0, batch=batch)
         high = prices.cost(ref.backend, ref.model, tokens, request.max_tokens, batch=batch)
+        if self.calls == 1:
+            self.first_call_high = high
         self.cost_low = None if low is None or self.cost_low is None else self.cost_low + low
         self.cost_high = None if high is None or self.cost_high is None else self.cost_high + high
