@@ -203,6 +203,38 @@ def distribution(codes: Iterable[str | None]) -> Distribution:
     return Distribution(counts, unlabelled, total)
 
 
+@dataclass(frozen=True)
+class Missing:
+    """The rows of an output without a valid code, and the first of them: what a run that labelled
+    nothing (or not everything) reports."""
+
+    rows: int
+    total: int
+    first_id: str | None = None
+    first_detail: str = ""
+
+    @property
+    def none_valid(self) -> bool:
+        return self.total > 0 and self.rows == self.total
+
+
+def missing_codes(rows: Iterable[Row], *, width: int = 100) -> Missing:
+    """Count rows whose ``msc`` is null; the first one's ``msc_detail`` (the reply, or why there was
+    none) on one line, cut to ``width`` characters."""
+    missing = total = 0
+    first_id, first_detail = None, ""
+    for row in rows:
+        total += 1
+        if row.get("msc") is None:
+            missing += 1
+            if missing == 1:
+                first_id = str(row.get("id"))
+                first_detail = " ".join(str(row.get("msc_detail") or "").split())
+                if len(first_detail) > width:
+                    first_detail = first_detail[: width - 1] + "…"
+    return Missing(missing, total, first_id, first_detail)
+
+
 @dataclass
 class Agreement:
     compared: int = 0  # rows where both sides hold a label

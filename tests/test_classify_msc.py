@@ -92,6 +92,14 @@ def test_offline_empty_question_is_null(tmp_path):
     out = read_rows(tmp_path / "out.jsonl")
     assert (out[0]["msc"], out[0]["msc_name"], out[0]["msc_detail"]) == (None, None, "empty question")
     assert out[1]["msc"] == "11"
+    assert "warning: 1 of 2 rows got no valid MSC code (msc is null; see msc_detail), e.g. row 'a': " \
+           "'empty question'" in done.stderr
+    write_table(tmp_path / "blank.jsonl", [{"id": "a", "question": " "}, {"id": "b", "question": "\n"}])
+    blank = run_s1("classify-msc", tmp_path / "blank.jsonl", tmp_path / "blank-out.jsonl")
+    assert blank.exit_code == 2 and blank.stderr.strip().splitlines()[-1].startswith(
+        f"error: none of the 2 rows in {tmp_path / 'blank-out.jsonl'} got a valid MSC code from offline; the first "
+        "reply, for row 'a': 'empty question'")
+    assert len(read_rows(tmp_path / "blank-out.jsonl")) == 2
 
 
 def test_offline_resume_and_overwrite(tmp_path):
@@ -218,6 +226,35 @@ def test_llm_answers_retry_an_invalid_one_once_then_record_null_and_cache_everyt
     assert resumed.exit_code == 0 and "resuming: 10 of 10 rows" in resumed.stderr and len(api.calls) == 14
 
 
+def test_no_valid_code_in_any_row_fails_with_one_line_and_keeps_the_rows(api, tmp_path):
+    src = write_questions(tmp_path, ["maybe|none", "99|00", "Number theory|geometry"])
+    out = tmp_path / "out.jsonl"
+    done = run_s1("classify-msc", src, out, *llm_args(api, tmp_path))
+    assert done.exit_code == 2
+    first = read_rows(src)[0]["id"]
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"error: none of the 3 rows in {out} got a valid MSC code from anthropic:{MODEL}; the first reply, for "
+        f"row {first!r}: 'no valid code after a retry: The question needs ideas from this field. none'; the rows "
+        "are kept, with each reply in msc_detail: check the classifier (a larger model, --max-tokens, "
+        "--candidates), then rerun with --overwrite")
+    rows = read_rows(out)  # a record of what the model said
+    assert [r["msc"] for r in rows] == [None] * 3 and all(r["msc_detail"] for r in rows)
+    assert json.loads((tmp_path / "out.cost.json").read_text())["runs"][0]["models"][0]["requests"] == 6
+    again = run_s1("classify-msc", src, out, *llm_args(api, tmp_path))  # OUT still holds no code: still an error
+    assert again.exit_code == 2 and "none of the 3 rows" in again.stderr and len(api.calls) == 6
+
+
+def test_some_rows_without_a_valid_code_warn_and_exit_0(api, tmp_path):
+    src = write_questions(tmp_path, ["11", "99|00", "51", "none|none"])
+    done = run_s1("classify-msc", src, tmp_path / "out.jsonl", *llm_args(api, tmp_path))
+    assert done.exit_code == 0, done.stderr
+    second = read_rows(src)[1]["id"]
+    assert (f"warning: 2 of 4 rows got no valid MSC code (msc is null; see msc_detail), e.g. row {second!r}: 'no "
+            "valid code after a retry: The question needs ideas from this field. 00'") in done.stderr
+    quiet = run_s1("--quiet", "classify-msc", src, tmp_path / "out.jsonl", *llm_args(api, tmp_path))
+    assert quiet.exit_code == 0 and quiet.stderr == ""
+
+
 def test_openai_compatible_server_without_a_key(tmp_path, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     with FakeAPI(reply=msc_reply, key="") as api:
@@ -331,16 +368,19 @@ def test_max_cost_stops_cleanly(api, tmp_path):
 # ------------------------------------------------------------------------------------------ local model
 
 
-def test_local_tiny_model_answers_garbage_so_every_row_is_retried_then_null(tmp_path, tiny_model):
+def test_local_tiny_model_answers_garbage_so_every_row_is_retried_then_null_and_the_run_fails(tmp_path, tiny_model):
     src = write_questions(tmp_path, SCRIPT[:3])
     out = tmp_path / "out.jsonl"
     done = run_s1("classify-msc", src, out, "--classifier", f"hf:{tiny_model}", "--candidates", "05,11,51,60",
                   "--max-tokens", "6", "--batch-size", "2")
-    assert done.exit_code == 0, done.stderr
-    rows = read_rows(out)
+    assert done.exit_code == 2
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: none of the 3 rows in {out} got a valid MSC code from hf:{tiny_model}; the "
+                           "first reply, for row ") and "'no valid code after a retry: " in last
+    rows = read_rows(out)  # kept as a record of the replies
     assert [r["id"] for r in rows] == [r["id"] for r in read_rows(src)]
     assert all(r["msc"] is None and r["msc_name"] is None for r in rows)
     assert all(r["msc_detail"].startswith("no valid code after a retry: ") for r in rows)
     assert "no valid code (see msc_detail)" in done.stderr
     again = run_s1("classify-msc", src, out, "--classifier", f"hf:{tiny_model}")
-    assert again.exit_code == 0 and "resuming: 3 of 3 rows" in again.stderr
+    assert again.exit_code == 2 and "resuming: 3 of 3 rows" in again.stderr

@@ -8,12 +8,12 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from ..errors import ConfigError
+from ..errors import ConfigError, S1Error
 from ..layouts import column_map
 from ..llm import BACKENDS
 from ..llm.prices import PriceTable
 from ..llm.rows import RowJob
-from ..msc import OUTPUT_COLUMNS, LabelSet, agreement, all_classes, candidates, distribution, labelled
+from ..msc import OUTPUT_COLUMNS, LabelSet, agreement, all_classes, candidates, distribution, labelled, missing_codes
 from ..msc_llm import LLMClassifier, LocalClassifier, classifier_calls, estimate, run_local
 from ..msc_offline import OfflineClassifier
 from ..refs import ModelRef, parse_model_ref
@@ -140,13 +140,30 @@ def classify_msc(
             run_calls(ctx, job, calls, session, api, description="classifying")
         finally:
             session.close()
-    info(ctx, f"labelled {job.stats.done:,} rows into {display_name(dest, writing=True)} "
-              f"({'offline' if spec.kind == 'offline' else spec.local or spec.ref})")
+    who = "offline" if spec.kind == "offline" else spec.local or spec.ref
+    info(ctx, f"labelled {job.stats.done:,} rows into {display_name(dest, writing=True)} ({who})")
     out = job.output()
     _print_distribution(ctx, out, labels)
     if compare is not None:
         _report_agreement(ctx, dest, out, compare, question_column)
+    _check_codes(ctx, out, dest, who)
     job.raise_if_incomplete()
+
+
+def _check_codes(ctx: typer.Context, out: list[dict], dest: str, who: object) -> None:
+    """A run whose output holds no valid code at all is an error (the classifier does not work as
+    asked: a model too small, replies cut short), though its rows are kept as the record of what it
+    answered; some rows without one are a warning (the distribution counts them too)."""
+    missing = missing_codes(out)
+    example = f"row {missing.first_id!r}: {missing.first_detail!r}"
+    if missing.none_valid:
+        raise S1Error(f"none of the {missing.total:,} rows in {display_name(dest, writing=True)} got a valid MSC "
+                      f"code from {who}; the first reply, for {example}; the rows are kept, with each reply in "
+                      "msc_detail: check the classifier (a larger model, --max-tokens, --candidates), then rerun "
+                      "with --overwrite")
+    if missing.rows:
+        info(ctx, f"warning: {missing.rows:,} of {missing.total:,} rows got no valid MSC code (msc is null; see "
+                  f"msc_detail), e.g. {example}")
 
 
 def _dry_run(ctx: typer.Context, spec: ClassifierSpec, rows: list[dict], labels: LabelSet, question_column: str,
