@@ -8,7 +8,8 @@
 - ``batch``: Message Batches with a resumable state file; ``cache``: the SQLite response cache;
   ``prices`` and ``accounting``: one price table, per-model usage, the ``--max-cost`` spending cap.
 - ``session``: what one command run shares across its calls; ``rows``: model calls over table rows
-  (resume, direct or batched, cost record), the runner every such command uses.
+  (resume, direct or batched, cost record), the runner every such command uses; ``cost_record``: the
+  per-run cost file, provisional while a run pays, rebuilt from the request log after a kill.
 
 API keys come from the environment only (``ANTHROPIC_API_KEY``, ``OPENAI_API_KEY``), are handed
 straight to the backend, and are never written to outputs, caches or logs.
