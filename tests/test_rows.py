@@ -143,3 +143,51 @@ def test_pending_merges_the_requests_of_every_model_a_row_waits_for():
     merged = second.merge(first)
     assert merged is second and [(label, key) for label, key, _ in merged.items] == [("b", "k2"), ("a", "k1")]
     assert second.merge(None) is second and second.merge(second).items == merged.items
+
+
+def test_runs_that_never_recorded_their_end_are_rebuilt_from_the_request_log_once(api, tmp_path):
+    out = str(tmp_path / "out.jsonl")
+    log, record = tmp_path / "out.llm-log.jsonl", tmp_path / "out.cost.json"
+
+    price_file = tmp_path / "prices.json"
+    price_file.write_text(json.dumps({"anthropic:claude-x": {"input": 3.0, "output": 15.0}}))
+    prices = PriceTable.load(str(price_file))
+
+    def run(rows, *, finish: bool):
+        s = LLMSession(SessionOptions(cache_path=tmp_path / "cache.sqlite", prices=prices, log_path=log,
+                                      retry=RetryPolicy(attempts=1), base_url=api.url),
+                       environ={"ANTHROPIC_API_KEY": KEY})
+        job = RowJob(rows, out)
+        with job:
+            if finish:
+                job.call(verdict_calls(), s, concurrency=2)
+            else:  # as a killed run: its calls paid and logged, its end never recorded
+                ask = s.client(MODEL).ask
+                for row in rows:
+                    job.write({**row, "yes": verdict_calls().work({"judge": ask})(row)})
+        s.close()
+        return s
+
+    first = run(ROWS[:3], finish=False)  # killed before its first checkpoint: no entry at all
+    second = run(ROWS[:6], finish=False)
+    second.checkpoint(record, details={})  # killed after a provisional entry that lags behind its calls
+    data = json.loads(record.read_text())
+    data["runs"][0]["models"][0]["requests"] = 1
+    record.write_text(json.dumps(data))
+    with log.open("a") as fh:
+        fh.write('{"time": 1, "run": "' + second.run_id + '", "outcome": "ok", "input_tok')  # cut short by a kill
+    run(ROWS, finish=True)
+    data = json.loads(record.read_text())
+    runs = {r["run_id"]: (r["status"], r["models"][0]["requests"]) for r in data["runs"]}
+    assert runs.pop(first.run_id) == runs.pop(second.run_id) == ("killed", 3)  # from the log: 3 calls each
+    assert list(runs.values()) == [("completed", 6)] and data["runs"][-1]["status"] == "completed"
+    assert data["total_requests"] == len(api.usage) == 12
+    models = [m for r in data["runs"] for m in r["models"]]
+    assert sum(m["input_tokens"] for m in models) == sum(i for i, _ in api.usage)
+    assert sum(m["output_tokens"] for m in models) == sum(o for _, o in api.usage)
+    assert data["total_cost_usd"] == pytest.approx(sum(i * 3 + o * 15 for i, o in api.usage) / 1e6, abs=1e-6)
+    before = data
+    run(ROWS, finish=True)  # everything written: nothing asked, nothing rebuilt again
+    after = json.loads(record.read_text())
+    assert after["runs"][:3] == before["runs"] and after["total_cost_usd"] == before["total_cost_usd"]
+    assert after["runs"][3]["models"] == [] and after["total_requests"] == 12

@@ -116,9 +116,10 @@ def reconcile(data: dict[str, Any], log_path: Path, *, current: str) -> int:
         entry = rebuilt(run_id, events, earlier)
         if earlier is not None:
             data["runs"][data["runs"].index(earlier)] = entry
-        else:  # before the current run's entry, so the runs stay in the order they ran
-            mine = next((i for i, r in enumerate(data["runs"]) if r.get("run_id") == current), len(data["runs"]))
-            data["runs"].insert(mine, entry)
+        else:  # where it started (before the current run), so the runs stay in the order they ran
+            later = (i for i, r in enumerate(data["runs"])
+                     if r.get("run_id") == current or str(r.get("started") or "") > str(entry["started"]))
+            data["runs"].insert(next(later, len(data["runs"])), entry)
         count += 1
     for entry in data["runs"]:  # provisional entries of runs that paid nothing logged: they ended too
         if entry.get("status") == RUNNING and entry.get("run_id") != current:
