@@ -20,7 +20,10 @@ from rich.text import Text
 from . import __version__
 from .commands.ui import Settings, error_line
 from .errors import Notice, S1Error
+from .hardware import apply_threads, choose_threads
 
+# Commands that run torch on the CPU, whose thread count is chosen before they start.
+TORCH_COMMANDS = {"generate", "bench", "sft", "tiny"}
 # One module per subcommand, each exposing register(app); a command is listed once it works.
 COMMAND_MODULES = ("tiny", "convert", "join", "data", "schema", "collect", "grade", "classify_msc", "select", "sft",
                    "generate", "bench")
@@ -127,10 +130,20 @@ def build_app() -> typer.Typer:
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors and requested output."),
         verbose: bool = typer.Option(False, "--verbose", "-v",
                                      help="More detail, and tracebacks for unexpected errors."),
+        threads: int = typer.Option(
+            None, "--threads", metavar="N",
+            help="CPU threads for torch (default: the usable cores less those busy with other work)."),
         version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                      help="Print the version and exit."),
     ) -> None:
         ctx.obj = Settings(quiet=quiet, verbose=verbose)
+        if threads is not None and threads < 1:
+            raise typer.BadParameter(f"must be at least 1, got {threads}", param_hint="--threads")
+        if ctx.invoked_subcommand in TORCH_COMMANDS:
+            chosen = choose_threads(threads)
+            apply_threads(chosen)
+            if verbose:
+                ctx.obj.console.print(f"threads: {chosen.count} ({chosen.reason})")
         if not verbose:
             # Libraries' own progress bars and advisories would interleave with ours.
             os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")

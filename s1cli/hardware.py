@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import platform
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -58,3 +60,57 @@ def native_cpu_bf16() -> bool:
     if platform.machine().lower() in ("arm64", "aarch64"):
         return "bf16" in flags
     return capability.startswith("AVX512") and any(flag in flags for flag in NATIVE_BF16)
+
+
+def others_running(samples: int = 3, gap: float = 0.005) -> int:
+    """Processes ready to run right now besides this one (the median of a few reads of /proc/stat's
+    ``procs_running``), else the 1-minute load average; 0 where neither is known."""
+    counts = []
+    for i in range(samples):
+        try:
+            with open("/proc/stat", encoding="ascii") as fh:
+                running = next((int(line.split()[1]) for line in fh if line.startswith("procs_running")), None)
+        except (OSError, ValueError):
+            running = None
+        if running is None:
+            break
+        counts.append(max(0, running - 1))
+        if i + 1 < samples:
+            time.sleep(gap)
+    if counts:
+        return sorted(counts)[len(counts) // 2]
+    try:
+        return int(os.getloadavg()[0])
+    except OSError:
+        return 0
+
+
+@dataclass(frozen=True)
+class Threads:
+    count: int
+    reason: str
+
+
+def choose_threads(requested: int | None = None, environ: Mapping[str, str] = os.environ) -> Threads:
+    """How many CPU threads torch uses. A busy shared machine is the common case (laptops, CI, shared
+    nodes), and torch's default of one thread per core then competes with the other work for the same
+    cores: measured 3-15x slower than one thread on two cores beside one busy process. So: the cores
+    this process may use, less those other processes are busy on now, at least 1; ``--threads`` or
+    ``OMP_NUM_THREADS`` decide instead when given."""
+    cores = usable_cores()
+    if requested is not None:
+        return Threads(requested, "as --threads says")
+    given = environ.get("OMP_NUM_THREADS", "").strip()
+    if given.isdigit() and int(given) > 0:
+        return Threads(int(given), "as OMP_NUM_THREADS says; --threads N to choose")
+    busy = min(others_running(), cores - 1)
+    count = max(1, cores - busy)
+    return Threads(count, f"{cores} usable core{'s' * (cores != 1)}, {busy} busy with other work; "
+                          "--threads N to choose")
+
+
+def apply_threads(threads: Threads) -> None:
+    """Make torch use ``threads.count`` threads (intra-op; its inter-op pool is left as it is)."""
+    import torch
+
+    torch.set_num_threads(threads.count)
