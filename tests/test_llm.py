@@ -247,6 +247,23 @@ def test_a_killed_batch_run_resumes_the_same_batch(api, tmp_path):
     assert second.pending_batches() == []
 
 
+def test_a_batch_collected_again_after_a_kill_is_not_counted_twice(api, tmp_path):
+    requests = {r.key("anthropic"): r for r in (request(f"c{i} <<yes>>") for i in range(4))}
+    first = runner_for(api, tmp_path)
+    first.run(requests)
+    assert first.client.ledger.models()[0].requests == 4
+    # as a run killed while collecting leaves it: the results stored (and logged), the batch not marked collected
+    state = json.loads((tmp_path / "batches.json").read_text())
+    state["batches"][0]["collected"] = False
+    (tmp_path / "batches.json").write_text(json.dumps(state))
+    logged = (tmp_path / "log.jsonl").read_text().count('"outcome": "ok"')
+    second = runner_for(api, tmp_path)
+    second.run(requests)
+    assert second.pending_batches() == [] and len(api.batches) == 1
+    assert second.client.ledger.models() == []  # paid once, counted by the run that stored them
+    assert (tmp_path / "log.jsonl").read_text().count('"outcome": "ok"') == logged == 4
+
+
 def test_batch_budget_submits_only_what_fits(api, tmp_path):
     client = make_client(api, tmp_path, limit=0.0015)
     requests = {r.key("anthropic"): r for r in (request(f"m{i} <<yes>>") for i in range(10))}

@@ -149,6 +149,10 @@ class BatchRunner:
         for result in results:
             key = result.custom_id
             if result.response is not None:
+                if self.client.cache is not None and key in self.client.cache:
+                    # Collected before by a run killed before it marked the batch collected (only uncached
+                    # requests are ever submitted): stored, logged and counted then, so not again.
+                    continue
                 request = requests.get(key)
                 model = request.model if request else str(result.response.raw.get("model", ""))
                 # Logged before it is stored, as direct calls are (client.Client._call): the log is what
