@@ -20,7 +20,6 @@ def test_lines_come_at_the_interval_with_rate_eta_and_note():
     for step in range(1, 31):
         now[0] = step  # one item per second
         lines.advance(1, note=f"{step * 7} tok/s")
-    lines.close()
     printed = console.export_text().splitlines()
     assert printed == [
         "generating: 10/100 (10%) · 1.00/s · elapsed 10s · ETA 1m30s · 70 tok/s",
@@ -29,14 +28,16 @@ def test_lines_come_at_the_interval_with_rate_eta_and_note():
     ]
 
 
-def test_a_run_that_stops_early_says_where_it_stopped():
+def test_no_total_and_nothing_before_the_interval():
     now = [0.0]
     console = Console(record=True, width=200)
     lines = ProgressLines(console, "grading", None, every=60, clock=lambda: now[0])
     now[0] = 5
     lines.advance(3)
-    lines.close()
-    assert console.export_text().strip() == "grading: 3 · 0.60/s · elapsed 5s"
+    assert console.export_text() == ""  # a failing run's error stays its only line
+    now[0] = 60
+    lines.advance(1)
+    assert console.export_text().strip() == "grading: 4 · 0.07/s · elapsed 1m00s"
 
 
 def test_a_piped_run_logs_progress_lines(tmp_path, tiny_model):

@@ -59,11 +59,7 @@ def progress(ctx: typer.Context, description: str, total: int | None = None) -> 
         yield lambda n=1, note=None: None
         return
     if not s.console.is_terminal:
-        lines = ProgressLines(s.console, description, total, _progress_every())
-        try:
-            yield lines.advance
-        finally:
-            lines.close()
+        yield ProgressLines(s.console, description, total, _progress_every()).advance
         return
     columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[note]}")]
@@ -87,15 +83,14 @@ def _progress_every() -> float:
 
 
 class ProgressLines:
-    """Progress for logs: one plain line per interval, as trainers log every N steps, and a last one
-    when the work ends early (interrupted, failed) so the log says where it stopped."""
+    """Progress for logs: one plain line per interval, as trainers log every N steps. Nothing more at
+    the end: the command's own summary line (or its one-line error) closes the log."""
 
     def __init__(self, console: Console, description: str, total: int | None, every: float,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.console, self.description, self.total, self.every, self.clock = console, description, total, every, clock
         self.done, self.note = 0, ""
         self.began = self.last = clock()
-        self.printed_at = -1
 
     def advance(self, n: int = 1, note: str | None = None) -> None:
         self.done += n
@@ -104,11 +99,7 @@ class ProgressLines:
         now = self.clock()
         if now - self.last >= self.every:
             self.last = now
-            self._print(now)
-
-    def close(self) -> None:
-        if self.done != self.printed_at and self.done and (self.total is None or self.done < self.total):
-            self._print(self.clock())
+            self.console.print(self.line(now), soft_wrap=True, highlight=False)
 
     def line(self, now: float) -> str:
         elapsed = max(now - self.began, 1e-9)
@@ -122,10 +113,6 @@ class ProgressLines:
         if self.note:
             parts.append(self.note)
         return " · ".join(parts)
-
-    def _print(self, now: float) -> None:
-        self.printed_at = self.done
-        self.console.print(self.line(now), soft_wrap=True, highlight=False)
 
 
 def _duration(seconds: float) -> str:
