@@ -26,7 +26,8 @@ def parse_model_ref(spec: str) -> ModelRef:
 @dataclass(frozen=True)
 class Sampling:
     """Decoding parameters; temperature 0 is greedy. Each sequence draws from its own random
-    stream seeded by (seed, its key), so results do not depend on batching or sharding."""
+    stream seeded by (seed, its key), so the draws do not depend on batching or sharding (the
+    logits can, in their last bits: see ``generation.GROUP_BATCHES``)."""
 
     temperature: float = 0.0
     top_p: float = 1.0
