@@ -11,7 +11,8 @@ A bench directory (OUTDIR) holds:
   ``run``, ``task``, ``num_waits``, ``pred``, ``correct``); it is also the grading cache: a sample
   whose response and reference are unchanged is not graded again;
 - ``summary.csv`` (one row per run and setting), ``scaling.csv`` (Control / Scaling / Performance per
-  run and task), ``report.md`` and ``scaling.png`` (written by ``report`` and ``plots``).
+  run, task and method), ``results.json`` (both, as JSON), ``report.md`` and ``scaling.png`` (written
+  by ``report`` and ``plots``).
 """
 
 from __future__ import annotations
@@ -29,7 +30,17 @@ from .errors import ConfigError, InputError
 from .evalsets import EvalSet, Subset, select_rows
 from .forcing import Budget
 from .generation import GenerateSpec, Job, Shard, generate, plan
-from .metrics import Graded, Point, RunMetrics, control, performance, run_metrics, scaling, vote_of
+from .metrics import (
+    Graded,
+    Method,
+    MethodMetrics,
+    Point,
+    RunMetrics,
+    group_methods,
+    method_metrics,
+    run_metrics,
+    vote_of,
+)
 from .schema import Renames, Row
 from .table import ResumableWriter, iter_rows, keys_in, read_rows, write_text_atomic
 from .thinking import ThinkingFormat
@@ -38,6 +49,7 @@ CONFIG_FILE = "run.json"
 SAMPLES_FILE = "samples.parquet"
 SUMMARY_FILE = "summary.csv"
 SCALING_FILE = "scaling.csv"
+RESULTS_FILE = "results.json"
 REPORT_FILE = "report.md"
 PLOT_FILE = "scaling.png"
 GENERATIONS_DIR = "generations"
@@ -454,23 +466,26 @@ class RunSummary:
 
 
 @dataclass(frozen=True)
-class CurveSummary:
+class MethodSummary:
+    """The paper's Control / Scaling / Performance of one method of one run on one task."""
+
     run: str
     task: str
-    runs: int
-    control: float | None
-    scaling: float | None
-    performance: float | None
+    method: Method
+    metrics: MethodMetrics
 
     def as_row(self) -> Row:
-        return {"run": self.run, "task": self.task, "runs": self.runs, "control": self.control,
-                "scaling": self.scaling, "performance": self.performance}
+        m = self.metrics
+        return {"run": self.run, "task": self.task, "method": self.method.key, "settings": m.settings,
+                "control": m.control, "scaling": m.scaling, "performance": m.performance, "pairs": m.pairs,
+                "same_compute_pairs": m.same_compute_pairs, "thinking_tokens_low": m.compute_low,
+                "thinking_tokens_high": m.compute_high}
 
 
 def summarise(samples: Sequence[Row], *, resamples: int = 1000, seed: int = 0,
-              a_min: dict[str, float] | None = None) -> tuple[list[RunSummary], list[CurveSummary]]:
-    """Metrics per run and setting, and the paper's Control / Scaling / Performance per run and task
-    (over its settings that have thinking-token counts)."""
+              a_min: dict[str, float] | None = None) -> tuple[list[RunSummary], list[MethodSummary]]:
+    """Metrics per run and setting, and the paper's Control / Scaling / Performance per run, task and
+    method (``metrics.group_methods``: caps, Wait at each cap, the unforced baseline)."""
     groups: dict[tuple, list[Row]] = {}
     for row in samples:
         groups.setdefault((row["run"], row["task"], row.get("budget"), row.get("num_waits")), []).append(row)
@@ -480,11 +495,14 @@ def summarise(samples: Sequence[Row], *, resamples: int = 1000, seed: int = 0,
         rows = groups[(run, task, budget, num_waits)]
         metrics = run_metrics([to_graded(r) for r in rows], budget=budget, resamples=resamples, seed=seed)
         runs.append(RunSummary(run, rows[0].get("model"), task, budget, num_waits, metrics))
-    curves = []
+    methods = []
     for run, task in dict.fromkeys((r.run, r.task) for r in runs):
-        points = [Point(r.metrics.thinking_tokens, r.metrics.accuracy, r.budget, (a_min or {}).get(run, 0.0))
-                  for r in runs if (r.run, r.task) == (run, task) and r.metrics.thinking_tokens is not None]
-        members = [r for r in runs if (r.run, r.task) == (run, task)]
-        curves.append(CurveSummary(run, task, len(members), control(points), scaling(points),
-                                   performance([Point(0, r.metrics.accuracy) for r in members])))
-    return runs, curves
+        members = {(r.budget, r.num_waits or 0): r for r in runs if (r.run, r.task) == (run, task)}
+        for method, settings_ in group_methods(members).items():
+            points = [Point(members[s].metrics.thinking_tokens, members[s].metrics.accuracy, members[s].budget,
+                            (a_min or {}).get(run, 0.0)) for s in settings_]
+            metrics = method_metrics(points)
+            if method.kind == "unforced":  # nothing was asked of its thinking: no limit to respect
+                metrics = replace(metrics, control=None)
+            methods.append(MethodSummary(run, task, method, metrics))
+    return runs, methods

@@ -28,25 +28,45 @@ Per run:
 - **95% interval** for accuracy: a percentile bootstrap over questions (resampled with replacement,
   seeded, so reports are reproducible).
 
-Per curve, the paper's §3.2 metrics, over the set A of runs, each run ``a`` placed at its compute
-(average thinking tokens) with accuracy ``f(a)``:
+Per method, the paper's §3.2 metrics (eqs. 1–3). A *method* is one way of controlling test-time
+compute, swept over a set A of settings (thinking budgets); each setting ``a`` is placed at its compute
+(average thinking tokens) with accuracy ``f(a)``. The metrics are only meaningful per method: a curve
+through the settings of two methods (caps and forced waits, say) mixes two axes, and its slopes
+compare settings that no knob connects. Budget forcing's settings split into methods as follows
+(``group_methods``):
 
-- **Control** = (1/|A|) Σ_{a∈A} 𝟙(a_min ≤ a ≤ a_max): the fraction of runs whose average thinking stays
-  within the pre-specified compute limits — here each run's own cap as a_max (no cap: no upper limit)
-  and the minimum thinking tokens asked for as a_min (0 unless set). The paper usually constrains
-  only a_max and reports Control as a percentage, 100% being perfect control.
+- **cap** (budget forcing by capping, the paper's token-conditional caps): the settings with a cap
+  and no forced waits, swept over the cap;
+- **wait** (budget forcing by extension, one method per cap, ``None`` = no cap): the settings with
+  forced waits at that cap, swept over the number of waits K, together with the same cap's K = 0
+  setting when it was run: extending 0 times is the first setting of that knob, as "no
+  extrapolation" is in the paper's Table 4;
+- **unforced**: no cap and no waits, the model's own thinking. It is the baseline, not a method: it
+  has no pre-specified limit for Control and no knob for Scaling; it is in the no-cap wait curve as
+  its K = 0 point only.
+
+Over a method's settings:
+
+- **Control** = (1/|A|) Σ_{a∈A} 𝟙(a_min ≤ a ≤ a_max): the fraction of settings whose average thinking
+  stays within the compute limits asked for — each setting's own cap as a_max (no cap: no upper
+  limit) and the minimum thinking tokens asked for as a_min (0 unless set). The paper usually
+  constrains only a_max and reports Control as a percentage, 100% being perfect control.
 - **Scaling** = (1/C(|A|, 2)) Σ_{a,b∈A, b>a} (f(b) − f(a)) / (b − a): the average slope of the piecewise
-  linear accuracy-vs-compute function over all pairs of runs; positive for a useful method, larger
-  is better. Pairs at equal compute have no slope and are left out of the average. The paper states
-  no unit; here accuracy is in percentage points and compute in thousands of thinking tokens
-  (points per 1,000 tokens).
-- **Performance** = max_{a∈A} f(a): the best accuracy on the curve.
+  linear accuracy-vs-compute function over all pairs of settings; positive for a useful method,
+  larger is better. The paper states no unit; here accuracy is in percentage points and compute in
+  thousands of thinking tokens (points per 1,000 tokens). A pair whose average thinking differs by
+  less than ``SAME_COMPUTE`` (10%) of the larger is left out of the average, as the paper's pairs at
+  equal compute have no slope: such settings are the same compute (a cap the model no longer
+  reaches, waits that no longer fit under a cap), and their slope is the difference of a few
+  questions divided by a few tokens — one question in 60 over one token is 1,667 points per 1,000
+  tokens. The average is over the pairs kept; ``MethodMetrics`` says how many were left out.
+- **Performance** = max_{a∈A} f(a): the best accuracy among the method's settings.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
 
@@ -209,37 +229,134 @@ def run_metrics(samples: Sequence[Graded], *, budget: int | None = None, ks: Seq
     )
 
 
-# ------------------------------------------------------------------------------------------ per curve
+# ------------------------------------------------------------------------------------------ per method
+
+# Two settings whose average thinking differs by less than this fraction of the larger are the same
+# compute for Scaling (see the module's docstring).
+SAME_COMPUTE = 0.10
 
 
 @dataclass(frozen=True)
 class Point:
-    """One run on a curve: its compute (average thinking tokens), accuracy (0..1) and limits."""
+    """One setting of a method: its compute (average thinking tokens; None when the samples carry no
+    token counts), accuracy (0..1) and the limits it asked for."""
 
-    compute: float
+    compute: float | None
     accuracy: float
-    a_max: float | None = None  # the run's thinking cap; None = no upper limit
+    a_max: float | None = None  # the setting's thinking cap; None = no upper limit
     a_min: float = 0.0
 
 
 def control(points: Sequence[Point]) -> float | None:
-    """The paper's Control (eq. 1): the fraction of runs whose compute lies in [a_min, a_max]."""
-    if not points:
+    """The paper's Control (eq. 1): the fraction of settings whose compute lies in [a_min, a_max]
+    (settings without token counts cannot be judged and are left out)."""
+    known = [p for p in points if p.compute is not None]
+    if not known:
         return None
-    inside = [p.a_min <= p.compute <= (math.inf if p.a_max is None else p.a_max) for p in points]
+    inside = [p.a_min <= p.compute <= (math.inf if p.a_max is None else p.a_max) for p in known]
     return sum(inside) / len(inside)
 
 
-def scaling(points: Sequence[Point]) -> float | None:
-    """The paper's Scaling (eq. 2): the mean slope over pairs of runs at different compute, in
-    accuracy percentage points per 1,000 thinking tokens; None with fewer than two such runs."""
-    import numpy as np  # loaded when metrics are computed, not when `s1` starts
+def same_compute(a: float, b: float, threshold: float = SAME_COMPUTE) -> bool:
+    """Whether two average thinking-token counts are too close for a slope between them."""
+    return abs(b - a) <= threshold * max(abs(a), abs(b))
 
-    slopes = [(b.accuracy - a.accuracy) * 100 / ((b.compute - a.compute) / 1000)
-              for a, b in combinations(sorted(points, key=lambda p: p.compute), 2) if b.compute > a.compute]
-    return float(np.mean(slopes)) if slopes else None
+
+def slopes(points: Sequence[Point], threshold: float = SAME_COMPUTE) -> tuple[list[float], int]:
+    """The slopes of every pair of settings at different compute, in accuracy points per 1,000
+    thinking tokens, and how many pairs were left out as the same compute."""
+    known = sorted((p for p in points if p.compute is not None), key=lambda p: p.compute)
+    kept, skipped = [], 0
+    for a, b in combinations(known, 2):
+        if same_compute(a.compute, b.compute, threshold):
+            skipped += 1
+        else:
+            kept.append((b.accuracy - a.accuracy) * 100 / ((b.compute - a.compute) / 1000))
+    return kept, skipped
+
+
+def scaling(points: Sequence[Point], threshold: float = SAME_COMPUTE) -> float | None:
+    """The paper's Scaling (eq. 2): the mean slope over pairs of settings at different compute, in
+    accuracy points per 1,000 thinking tokens; None without such a pair."""
+    kept, _ = slopes(points, threshold)
+    return sum(kept) / len(kept) if kept else None
 
 
 def performance(points: Sequence[Point]) -> float | None:
-    """The paper's Performance (eq. 3): the best accuracy on the curve."""
+    """The paper's Performance (eq. 3): the best accuracy among the settings."""
     return max((p.accuracy for p in points), default=None)
+
+
+@dataclass(frozen=True)
+class MethodMetrics:
+    """Control, Scaling and Performance of one method, with what they were computed over."""
+
+    settings: int
+    control: float | None
+    scaling: float | None
+    performance: float | None
+    pairs: int  # pairs of settings in Scaling's average
+    same_compute_pairs: int  # pairs left out: their compute differs by less than SAME_COMPUTE
+    compute_low: float | None  # the least and most average thinking tokens among the settings
+    compute_high: float | None
+
+
+def method_metrics(points: Sequence[Point], threshold: float = SAME_COMPUTE) -> MethodMetrics:
+    kept, skipped = slopes(points, threshold)
+    computes = [p.compute for p in points if p.compute is not None]
+    return MethodMetrics(
+        settings=len(points), control=control(points), scaling=sum(kept) / len(kept) if kept else None,
+        performance=performance(points), pairs=len(kept), same_compute_pairs=skipped,
+        compute_low=min(computes, default=None), compute_high=max(computes, default=None))
+
+
+# ------------------------------------------------------------------------------------------ methods
+
+
+@dataclass(frozen=True)
+class Method:
+    """A way of controlling test-time compute, swept over settings: ``cap`` (the cap varies, no waits),
+    ``wait`` (the number of forced waits varies at one ``cap``, None = no cap) or ``unforced`` (the
+    baseline: no cap, no waits)."""
+
+    kind: str
+    cap: int | None = None
+
+    @property
+    def key(self) -> str:
+        """A short name for tables: ``cap``, ``wait``, ``wait@512``, ``unforced``."""
+        return f"wait@{self.cap}" if self.kind == "wait" and self.cap is not None else self.kind
+
+    @property
+    def label(self) -> str:
+        if self.kind == "cap":
+            return "budget forcing: cap"
+        if self.kind == "wait":
+            return f"budget forcing: extend with Wait ({'no cap' if self.cap is None else f'cap {self.cap:,}'})"
+        return "no forcing (baseline)"
+
+    @property
+    def order(self) -> tuple:
+        """Caps first, then Wait at each cap (no cap last), then the baseline."""
+        rank = {"cap": 0, "wait": 1}.get(self.kind, 2)
+        return (rank, self.cap is None, self.cap or 0)
+
+
+def group_methods(settings: Iterable[tuple[int | None, int | None]]) -> dict[Method, list[tuple[int | None, int]]]:
+    """Budget forcing's settings (cap, forced waits; None waits = 0) by method, in ``Method.order``,
+    each method's settings in sweep order. A K = 0 setting joins the wait method at its cap only when
+    that cap was also run with waits."""
+    found = sorted({(budget, waits or 0) for budget, waits in settings},
+                   key=lambda s: (s[0] is None, s[0] or 0, s[1]))
+    wait_caps = {budget for budget, waits in found if waits}
+    groups: dict[Method, list[tuple[int | None, int]]] = {}
+    for budget, waits in found:
+        if waits:
+            homes = [Method("wait", budget)]
+        else:
+            homes = [Method("unforced") if budget is None else Method("cap")]
+            if budget in wait_caps:
+                homes.append(Method("wait", budget))
+        for method in homes:
+            groups.setdefault(method, []).append((budget, waits))
+    return {method: groups[method] for method in sorted(groups, key=lambda m: m.order)}

@@ -1,5 +1,5 @@
-"""Scaling plots: accuracy against average thinking tokens, one panel per task, one line per run —
-the shape of the s1 paper's Figures 1 and 4.
+"""Scaling plots: accuracy against average thinking tokens, one panel per task, one line per run and
+method (caps; forced waits at one cap) — the shape of the s1 paper's Figures 1 and 4.
 
 Matplotlib draws off screen (the Agg canvas, without pyplot's global state), so plots work on
 servers and in CI without a display, and concurrent calls do not share a figure.
@@ -13,9 +13,14 @@ from collections.abc import Sequence
 from contextlib import suppress
 from pathlib import Path
 
-from .bench import RunSummary
+from .bench import RunSummary, sort_key
+from .metrics import Method, group_methods
 
 MARKERS = "osD^vP*X"
+LABEL_SIZE = 7  # points
+# Where a point's label may go, in points from the point (x right, y up), tried in this order.
+LABEL_OFFSETS = ((4, -11), (4, 4), (-4, -11), (-4, 4))
+MERGE_WITHIN = 6  # points: settings this close on the canvas share one label (caps that no longer bind)
 
 
 def _budget_note(run: RunSummary) -> str:
@@ -23,39 +28,45 @@ def _budget_note(run: RunSummary) -> str:
     return cap + (f" +{run.num_waits}w" if run.num_waits else "")
 
 
+def _line_style(method: Method) -> str:
+    """Caps are solid lines, forced waits dashed; the baseline is a lone point."""
+    return {"cap": "-", "wait": "--"}.get(method.kind, "none")
+
+
+def _series(points: Sequence[RunSummary]) -> list[tuple[Method, list[RunSummary]]]:
+    """One run's settings as methods (caps, Wait at each cap, the baseline), each in sweep order: a
+    line never joins settings of two methods."""
+    members = {(p.budget, p.num_waits or 0): p for p in points}
+    return [(method, [members[s] for s in settings]) for method, settings in group_methods(members).items()]
+
+
 def scaling_figure(runs: Sequence[RunSummary], *, title: str | None = None):
-    """A matplotlib Figure: per task, accuracy (%) against average thinking tokens for each run, with
-    95% intervals and each point labelled by its budget. Settings without token counts are left out."""
+    """A matplotlib Figure: per task, accuracy (%) against average thinking tokens, one line per run and
+    method (caps solid, forced waits dashed, the unforced baseline a lone point), with 95% intervals
+    and each point labelled by its setting. Settings without token counts are left out."""
     from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
     from matplotlib.ticker import FuncFormatter, NullFormatter
 
     tasks = list(dict.fromkeys(r.task for r in runs))
     labels = list(dict.fromkeys(r.run for r in runs))
     fig = Figure(figsize=(4.4 * max(1, len(tasks)), 3.8), layout="constrained")
     axes = fig.subplots(1, max(1, len(tasks)), squeeze=False)[0]
-    for ax, task in zip(axes, tasks, strict=False):
+    notes: dict[int, list[list[RunSummary]]] = {}
+    waits = False
+    for ax_index, (ax, task) in enumerate(zip(axes, tasks, strict=False)):
         xs_all: list[float] = []
         ys_all: list[float] = []
         for index, label in enumerate(labels):
-            points = sorted((r for r in runs if r.task == task and r.run == label
-                             and r.metrics.thinking_tokens is not None), key=lambda r: r.metrics.thinking_tokens)
+            points = [r for r in runs if r.task == task and r.run == label and r.metrics.thinking_tokens is not None]
             if not points:
                 continue
-            xs = [p.metrics.thinking_tokens for p in points]
-            ys = [p.metrics.accuracy * 100 for p in points]
-            xs_all += xs
-            ys_all += ys
-            errors = None
-            if all(p.metrics.interval for p in points):
-                errors = [[y - p.metrics.interval[0] * 100 for y, p in zip(ys, points, strict=True)],
-                          [p.metrics.interval[1] * 100 - y for y, p in zip(ys, points, strict=True)]]
-                ys_all += [p.metrics.interval[0] * 100 for p in points] + [p.metrics.interval[1] * 100 for p in points]
-            # A run keeps its colour and marker in every panel.
-            ax.errorbar(xs, ys, yerr=errors, marker=MARKERS[index % len(MARKERS)], color=f"C{index % 10}",
-                        capsize=3, linewidth=1.5, markersize=5, label=label)
-            for x, y, p in zip(xs, ys, points, strict=True):
-                ax.annotate(_budget_note(p), (x, y), textcoords="offset points", xytext=(4, -11), fontsize=7,
-                            color="0.35")
+            notes.setdefault(ax_index, []).append(points)
+            for number, (method, series) in enumerate(_series(points)):
+                xs_all += [p.metrics.thinking_tokens for p in series]
+                # The run names its first line in the legend; the line styles say which method the others are.
+                ys_all += _draw(ax, method, series, index, label if number == 0 else "_nolegend_")
+                waits |= method.kind == "wait"
         positive = [x for x in xs_all if x > 0]
         if positive and len(positive) == len(xs_all) and max(positive) / min(positive) >= 4:
             ax.set_xscale("log", base=2)  # the paper's figures space budgets by doubling
@@ -68,11 +79,100 @@ def scaling_figure(runs: Sequence[RunSummary], *, title: str | None = None):
         ax.set_xlabel("average thinking tokens")
         ax.set_ylabel("accuracy (%)")
         ax.grid(True, alpha=0.3)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=8, loc="best")
+    # One legend for every panel, outside them, so that it covers no point: a run keeps its colour and
+    # marker in every panel, and the line styles tell the methods apart.
+    legend = {name: handle for ax in axes for handle, name in zip(*ax.get_legend_handles_labels(), strict=True)}
+    if waits:
+        legend["caps"] = Line2D([], [], color="0.4", linestyle="-")
+        legend["forced Wait"] = Line2D([], [], color="0.4", linestyle="--")
+    if legend:
+        fig.legend(list(legend.values()), list(legend), fontsize=8, loc="outside lower center",
+                   ncols=min(len(legend), 3 * max(1, len(tasks))))
     if title:
         fig.suptitle(title)
+    # Labels go last, placed on the laid-out canvas so that they can be kept apart.
+    fig.draw_without_rendering()
+    for ax_index, groups in notes.items():
+        _label_points(axes[ax_index], groups)
     return fig
+
+
+def _draw(ax, method: Method, series: list[RunSummary], index: int, run: str) -> list[float]:
+    """One method's line (a run keeps its colour and marker in every panel); returns the y extent
+    drawn, intervals included."""
+    xs = [p.metrics.thinking_tokens for p in series]
+    ys = [p.metrics.accuracy * 100 for p in series]
+    errors = None
+    extent = list(ys)
+    if all(p.metrics.interval for p in series):
+        lows = [p.metrics.interval[0] * 100 for p in series]
+        highs = [p.metrics.interval[1] * 100 for p in series]
+        errors = [[y - low for y, low in zip(ys, lows, strict=True)],
+                  [high - y for y, high in zip(ys, highs, strict=True)]]
+        extent += lows + highs
+    ax.errorbar(xs, ys, yerr=errors, marker=MARKERS[index % len(MARKERS)], color=f"C{index % 10}", capsize=3,
+                linewidth=1.5, linestyle=_line_style(method), markersize=5, label=run)
+    return extent
+
+
+def _label_points(ax, groups: list[list[RunSummary]]) -> None:
+    """Label every setting once. Settings that land on (nearly) the same spot of one run's line — caps
+    the model no longer reaches — share one label; a label that would overlap one already placed tries
+    the other sides of its point, and is left out when none is free."""
+    to_points = 72 / ax.figure.dpi
+    anchored = []
+    for points in groups:
+        anchors = []
+        for p in sorted(points, key=lambda p: (p.metrics.thinking_tokens, sort_key(p.budget, p.num_waits))):
+            x, y = p.metrics.thinking_tokens, p.metrics.accuracy * 100
+            px, py = ax.transData.transform((x, y)) * to_points
+            anchors.append(((x, y), (px, py), _budget_note(p)))
+        anchored.append(anchors)
+    # Every marker is in the way of every label.
+    placed = [(px - 3, py - 3, px + 3, py + 3) for anchors in anchored for _, (px, py), _ in anchors]
+    for anchors in anchored:
+        for (x, y), (px, py), text in _merged(anchors):
+            box = _free_box(px, py, text, placed)
+            if box is None:
+                continue
+            placed.append(box)
+            dx = box[0] - px if box[0] >= px else box[2] - px
+            dy = box[1] - py
+            ax.annotate(text, (x, y), textcoords="offset points", xytext=(dx, dy), fontsize=LABEL_SIZE,
+                        color="0.35", ha="left" if box[0] >= px else "right", va="bottom")
+
+
+def _merged(anchors: list) -> list:
+    """Anchors within MERGE_WITHIN points of the first of a group become one, labelled with the notes
+    of all (the first and last, when more than three)."""
+    groups: list[list] = []
+    for anchor in anchors:
+        _, (px, py), _ = anchor
+        for group in groups:
+            _, (gx, gy), _ = group[0]
+            if abs(px - gx) <= MERGE_WITHIN and abs(py - gy) <= MERGE_WITHIN:
+                group.append(anchor)
+                break
+        else:
+            groups.append([anchor])
+    merged = []
+    for group in groups:
+        texts = list(dict.fromkeys(text for _, _, text in group))
+        text = ", ".join(texts) if len(texts) <= 3 else f"{texts[0]} … {texts[-1]}"
+        merged.append((group[0][0], group[0][1], text))
+    return merged
+
+
+def _free_box(px: float, py: float, text: str, placed: list) -> tuple[float, float, float, float] | None:
+    """The first of LABEL_OFFSETS where the label's box (estimated from its length) overlaps no placed
+    box: (left, bottom, right, top) in points, or None."""
+    width, height = len(text) * LABEL_SIZE * 0.55, LABEL_SIZE * 1.15
+    for dx, dy in LABEL_OFFSETS:
+        left = px + dx if dx >= 0 else px + dx - width
+        box = (left, py + dy, left + width, py + dy + height)
+        if not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in placed):
+            return box
+    return None
 
 
 def _y_range(low: float, high: float, margin: float = 5, span: float = 10) -> tuple[float, float]:

@@ -1,4 +1,5 @@
-"""The written outputs of ``s1 bench``: summary.csv, scaling.csv and report.md (the plot is ``plots``).
+"""The written outputs of ``s1 bench``: summary.csv, scaling.csv, results.json and report.md (the plot is
+``plots``).
 
 CSV files hold fractions (0..1) and means as computed; the Markdown report shows percentages.
 Nothing in them depends on the clock or the machine, so a rerun that computes nothing writes the
@@ -7,13 +8,16 @@ same bytes.
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .bench import CurveSummary, RunSummary
+from .bench import MethodSummary, RunSummary
+from .metrics import SAME_COMPUTE
 from .schema import Row
-from .table import write_table
+from .table import write_table, write_text_atomic
 
 
 def _rounded(row: Row) -> Row:
@@ -21,9 +25,28 @@ def _rounded(row: Row) -> Row:
 
 
 def write_summaries(summary_path: Path, scaling_path: Path, runs: Sequence[RunSummary],
-                    curves: Sequence[CurveSummary]) -> None:
+                    methods: Sequence[MethodSummary]) -> None:
     write_table(summary_path, [_rounded(r.as_row()) for r in runs])
-    write_table(scaling_path, [_rounded(c.as_row()) for c in curves])
+    write_table(scaling_path, [_rounded(m.as_row()) for m in methods])
+
+
+def results(runs: Sequence[RunSummary], methods: Sequence[MethodSummary]) -> dict[str, Any]:
+    """Every setting's metrics and every method's Control / Scaling / Performance, with the units and
+    the same-compute threshold they were computed with."""
+    def clean(row: Row) -> Row:  # JSON has no NaN
+        return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in _rounded(row).items()}
+
+    return {
+        "units": {"accuracy": "fraction (0..1)", "control": "fraction of settings (0..1)",
+                  "scaling": "accuracy points per 1,000 thinking tokens", "performance": "fraction (0..1)",
+                  "same_compute": SAME_COMPUTE},
+        "settings": [clean(r.as_row()) for r in runs],
+        "methods": [{**clean(m.as_row()), "label": m.method.label, "cap": m.method.cap} for m in methods],
+    }
+
+
+def write_results(path: Path, runs: Sequence[RunSummary], methods: Sequence[MethodSummary]) -> None:
+    write_text_atomic(path, json.dumps(results(runs, methods), indent=2, ensure_ascii=False) + "\n")
 
 
 # ------------------------------------------------------------------------------------------ formatting
@@ -53,7 +76,33 @@ def top_k(run: RunSummary) -> int | None:
 
 
 def scaling_cell(value: float | None) -> str:
-    return "–" if value is None else f"{value:+.2f}"
+    return "–" if value is None else f"{value:+,.0f}" if abs(value) >= 100 else f"{value:+.2f}"
+
+
+def token_range(low: float | None, high: float | None) -> str:
+    if low is None or high is None:
+        return "–"
+    return tokens(low) if round(low) == round(high) else f"{tokens(low)}–{tokens(high)}"
+
+
+def pairs_cell(m: MethodSummary) -> str:
+    total = m.metrics.pairs + m.metrics.same_compute_pairs
+    return "–" if total == 0 else f"{m.metrics.pairs} of {total}"
+
+
+def method_note(m: MethodSummary) -> str:
+    """One method's metrics on one line, for the terminal."""
+    x = m.metrics
+    control = "–" if x.control is None else f"{pct(x.control, 0)}%"
+    performance = "–" if x.performance is None else f"{pct(x.performance)}%"
+    return (f"{m.task} · {m.run} · {m.method.label}: Control {control} · Scaling {scaling_cell(x.scaling)} "
+            f"pts/1k tok · Performance {performance}")
+
+
+def method_row(m: MethodSummary) -> list[Any]:
+    x = m.metrics
+    return [m.task, m.run, m.method.label, x.settings, token_range(x.compute_low, x.compute_high),
+            pct(x.control, 0), scaling_cell(x.scaling), pairs_cell(m), pct(x.performance)]
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[Any]], align: str) -> list[str]:
@@ -79,7 +128,7 @@ def describe_config(config: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def markdown(runs: Sequence[RunSummary], curves: Sequence[CurveSummary], configs: dict[str, dict[str, Any]], *,
+def markdown(runs: Sequence[RunSummary], methods: Sequence[MethodSummary], configs: dict[str, dict[str, Any]], *,
              plot: str | None = None) -> str:
     """The whole report: per task, every run and setting; then Control / Scaling / Performance."""
     lines = ["# s1 bench report", ""]
@@ -109,19 +158,22 @@ def markdown(runs: Sequence[RunSummary], curves: Sequence[CurveSummary], configs
             rows.append(row)
         lines += _table(header, rows, "lrrrl" + "rr" * len(ks) + "rrr")
         lines.append("")
-    lines += ["## Control, Scaling, Performance (s1 paper §3.2)", ""]
-    lines += _table(["task", "run", "runs", "Control %", "Scaling (points / 1k thinking tokens)", "Performance %"],
-                    [[c.task, c.run, c.runs, pct(c.control, 0), scaling_cell(c.scaling), pct(c.performance)]
-                     for c in curves], "llrrrr")
+    lines += ["## Control, Scaling, Performance per method (s1 paper §3.2)", ""]
+    lines += _table(["task", "run", "method", "settings", "thinking tokens", "Control %",
+                     "Scaling (points / 1k thinking tokens)", "pairs", "Performance %"],
+                    [method_row(m) for m in methods], "lllrrrrrr")
     lines.append("")
     if plot:
         lines += [f"![accuracy against average thinking tokens]({plot})", ""]
     lines += [
         "Accuracy is pass@1 averaged over all samples of every question, with a 95% bootstrap interval over "
         "questions. pass@k is the unbiased estimator; maj@k votes over blocks of k samples (ties go to the answer "
-        "seen first). No answer: no final answer could be extracted from the text after the thinking. Control: "
-        "the share of settings whose average thinking stays within its cap; Scaling: the mean slope of accuracy "
-        "over average thinking tokens between every pair of settings; Performance: the best accuracy.",
+        "seen first). No answer: no final answer could be extracted from the text after the thinking. A method is "
+        "one way of controlling thinking, swept over its settings: caps (no waits), forced waits at one cap (from "
+        "that cap's run without waits), or none (the unforced baseline). Control: the share of a method's "
+        "settings whose average thinking stays within its cap; Scaling: the mean slope of accuracy over average "
+        "thinking tokens between every pair of its settings, leaving out pairs whose thinking differs by less "
+        f"than {SAME_COMPUTE:.0%} (pairs: kept of all); Performance: its best accuracy.",
         "",
     ]
     return "\n".join(lines)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+from itertools import combinations
 from pathlib import Path
 
 import pytest
@@ -87,13 +88,14 @@ def test_two_budgets_on_five_math500_questions_then_a_rerun_recomputes_nothing(t
         assert row["accuracy"] == pytest.approx(sum(s["correct"] for s in samples if s["budget"] == row["budget"]) / 5)
         assert row["thinking_tokens"] == pytest.approx(
             sum(s["thinking_tokens"] for s in samples if s["budget"] == row["budget"]) / 5)
-    (curve,) = csv_rows(out / "scaling.csv")
-    assert curve["run"] == "tiny" and curve["runs"] == 2 and curve["control"] == 1
+    (method,) = csv_rows(out / "scaling.csv")
+    assert (method["run"], method["method"], method["settings"], method["control"]) == ("tiny", "cap", 2, 1)
     report = (out / "report.md").read_text()
     assert "## math500 (5 questions)" in report and "![accuracy against average thinking tokens](scaling.png)" in report
     assert f"`hf:{tiny_model}`" in report and "Control %" in report
     assert_valid_png(out / "scaling.png")
-    assert "acc %" in first.stderr and "95% CI" in first.stderr and "math500 · tiny: Control 100%" in first.stderr
+    assert "acc %" in first.stderr and "95% CI" in first.stderr
+    assert "math500 · tiny · budget forcing: cap: Control 100%" in first.stderr
     config = json.loads((out / "run.json").read_text())
     assert config["model"] == f"hf:{tiny_model}" and config["max_answer_tokens"] == 8
 
@@ -119,6 +121,78 @@ def test_two_budgets_on_five_math500_questions_then_a_rerun_recomputes_nothing(t
     changed = run_s1(*args, "--temperature", "0.7")
     assert changed.exit_code == 2
     assert "holds a run made with other options (temperature: 0.0 there, 0.7 now)" in changed.stderr
+
+
+def test_caps_and_waits_are_separate_methods_each_with_its_own_metrics(tmp_path, stopper_model):
+    # The stopper model tries to end its thinking early, so uncapped runs are short and "Wait" has work.
+    out = tmp_path / "run"
+    result = run_s1("bench", out, "--model", f"hf:{stopper_model}", "--tasks", "math500", "--limit", "3",
+                    "--max-answer-tokens", "8", "--label", "tiny", "--bootstrap", "50",
+                    "--budgets", "none,8", "--num-waits", "0,1")
+    assert result.exit_code == 0, result.stderr
+    settings = {(r["budget"], r["num_waits"]): r for r in csv_rows(out / "summary.csv")}
+    assert sorted(settings, key=lambda s: (s[0] is None, s)) == [(8, 0), (8, 1), (None, 0), (None, 1)]
+    methods = {m["method"]: m for m in csv_rows(out / "scaling.csv")}
+    assert list(methods) == ["cap", "wait@8", "wait", "unforced"]
+    members = {"cap": [(8, 0)], "wait@8": [(8, 0), (8, 1)], "wait": [(None, 0), (None, 1)], "unforced": [(None, 0)]}
+    for name, keys in members.items():
+        method, rows = methods[name], [settings[k] for k in keys]
+        tokens_ = [r["thinking_tokens"] for r in rows]
+        assert method["settings"] == len(rows) and method["performance"] == max(r["accuracy"] for r in rows)
+        assert (method["thinking_tokens_low"], method["thinking_tokens_high"]) == (min(tokens_), max(tokens_))
+        if len(rows) == 2:  # one pair: its slope, unless the two settings are the same compute
+            (low, high) = sorted(rows, key=lambda r: r["thinking_tokens"])
+            gap = high["thinking_tokens"] - low["thinking_tokens"]
+            if gap > 0.1 * high["thinking_tokens"]:
+                slope = (high["accuracy"] - low["accuracy"]) * 100 / (gap / 1000)
+                assert method["pairs"] == 1 and method["scaling"] == pytest.approx(slope, abs=1e-3)
+            else:
+                assert method["same_compute_pairs"] == 1 and method["scaling"] is None
+        else:
+            assert method["scaling"] is None and method["pairs"] == 0
+    assert all(r["thinking_tokens"] <= 8 for k, r in settings.items() if k[0] == 8)
+    assert methods["cap"]["control"] == 1 and methods["wait@8"]["control"] == 1
+    assert methods["unforced"]["control"] is None  # nothing was asked of its thinking
+    # the Wait runs did extend thinking: the stopper model stops early and is sent back
+    extended, own = settings[(None, 1)], settings[(None, 0)]
+    assert extended["waits"] > 0 and extended["thinking_tokens"] > own["thinking_tokens"]
+    results = json.loads((out / "results.json").read_text())
+    assert [m["method"] for m in results["methods"]] == list(methods)
+    assert results["methods"][2]["label"] == "budget forcing: extend with Wait (no cap)"
+    assert results["methods"][1]["cap"] == 8 and results["units"]["scaling"].startswith("accuracy points per 1,000")
+    assert len(results["settings"]) == 4
+    report = (out / "report.md").read_text()
+    for label in ("budget forcing: cap", "budget forcing: extend with Wait (cap 8)",
+                  "budget forcing: extend with Wait (no cap)", "no forcing (baseline)"):
+        assert f"| math500 | tiny | {label} |" in report
+        assert f"math500 · tiny · {label}: Control" in " ".join(result.stderr.split())
+    assert_valid_png(out / "scaling.png")
+
+
+def test_plot_labels_of_settings_at_one_spot_do_not_overlap():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from s1cli.metrics import RunMetrics
+    from s1cli.plots import scaling_figure
+
+    def setting(budget, tokens, accuracy, waits=0):
+        metrics = RunMetrics(questions=60, samples=60, n=1, accuracy=accuracy, interval=None,
+                             thinking_tokens=tokens)
+        return lib.RunSummary("tiny", None, "toy", budget, waits, metrics)
+
+    # caps 32, 48, 64 and none no longer bind: four settings on one spot, as in the demo's easy questions
+    runs = [setting(8, 7.4, 0.40), setting(16, 12.7, 0.53), setting(24, 15.8, 0.60),
+            *(setting(b, 17.43, 0.867) for b in (32, 48, 64, None)), setting(None, 17.9, 0.50, waits=1)]
+    fig = scaling_figure(runs)
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    (ax,) = fig.axes
+    texts = [t for t in ax.texts if t.get_text()]
+    assert sorted(t.get_text() for t in texts) == ["16", "24", "32 … no cap", "8", "no cap +1w"]
+    boxes = [t.get_window_extent(renderer) for t in texts]
+    for i, j in combinations(range(len(boxes)), 2):
+        assert not boxes[i].overlaps(boxes[j]), (texts[i].get_text(), texts[j].get_text())
+    # the cap line and the Wait line are two lines: none joins a capped setting to a forced Wait
+    assert {line.get_linestyle() for line in ax.get_lines() if len(line.get_xdata()) > 1} == {"-", "--"}
 
 
 def test_shards_generate_apart_then_one_run_grades_them_as_a_whole_run_would(tmp_path, tiny_model):
@@ -236,18 +310,20 @@ def test_grading_a_table_gives_the_hand_computed_metrics(tmp_path):
     assert low["thinking_tokens"] == 50 and low["within_budget"] == 1 and low["capped"] == 0
     assert low["ci_low"] <= low["accuracy"] <= low["ci_high"]
     assert summary[200]["accuracy"] == 1 and summary[250]["within_budget"] == 0
-    (curve,) = csv_rows(out / "scaling.csv")
-    assert curve["control"] == pytest.approx(2 / 3, abs=1e-6)  # budget 250's 300 thinking tokens pass its cap
+    (method,) = csv_rows(out / "scaling.csv")  # no num_waits column: caps only
+    assert method["method"] == "cap" and method["settings"] == 3
+    assert method["control"] == pytest.approx(2 / 3, abs=1e-6)  # budget 250's 300 thinking tokens pass its cap
     accuracy = (2 / 4 + 2 / 4 + 1 / 4) / 3
     slopes = [(1 - accuracy) * 100 / 0.1, (1 - accuracy) * 100 / 0.25, 0.0]  # points per 1k thinking tokens
-    assert curve["scaling"] == pytest.approx(sum(slopes) / 3, abs=1e-4)
-    assert curve["performance"] == 1
+    assert method["scaling"] == pytest.approx(sum(slopes) / 3, abs=1e-4)
+    assert method["performance"] == 1 and (method["pairs"], method["same_compute_pairs"]) == (3, 0)
     samples = {(s["id"], s["budget"], s["sample"]): s for s in read_rows(out / "samples.parquet", unique=False)}
     assert samples[("q2", 100, 3)]["pred"] == "1/2" and samples[("q2", 100, 3)]["correct"] is True
     assert samples[("q1", 100, 3)]["pred"] is None and samples[("q3", 100, 0)]["pred"] is None
     assert samples[("q1", 100, 2)]["pred"] == "2"
     report = (out / "report.md").read_text()
-    assert "| demo | 100 | – | 50 | 41.7 [" in report and "| gens | demo | 3 | 67 | " in report
+    assert "| demo | 100 | – | 50 | 41.7 [" in report
+    assert "| gens | demo | budget forcing: cap | 3 | 50–300 | 67 | " in report
     assert_valid_png(out / "scaling.png")
 
     again = run_s1("bench", out, "--predictions", table)

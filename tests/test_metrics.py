@@ -1,5 +1,5 @@
 """Metrics: pass@k against hand computation and exhaustive enumeration, maj@k and its tie rule,
-bootstrap intervals, and the paper's Control / Scaling / Performance on hand-made curves."""
+bootstrap intervals, and the paper's Control / Scaling / Performance on hand-made curves, per method."""
 
 from __future__ import annotations
 
@@ -10,17 +10,22 @@ import pytest
 
 from s1cli.metrics import (
     CORRECT_VOTE,
+    SAME_COMPUTE,
     Graded,
+    Method,
     Point,
     bootstrap_interval,
     control,
     default_ks,
+    group_methods,
     maj_at_k,
     majority,
+    method_metrics,
     pass_at_k,
     performance,
     run_metrics,
     scaling,
+    slopes,
     vote_of,
 )
 
@@ -184,3 +189,67 @@ def test_scaling_needs_two_runs_at_different_compute():
     # the pair at equal compute has no slope and is left out
     assert scaling([Point(1000, 0.2), Point(1000, 0.4), Point(2000, 0.6)]) == pytest.approx((40 + 20) / 2)
     assert control([]) is None and performance([]) is None
+
+
+
+def test_scaling_leaves_out_pairs_at_the_same_compute():
+    # 1,000 and 1,050 tokens are 4.8% apart: the same compute, whatever their accuracies
+    curve = [Point(1000, 0.20), Point(1050, 0.40), Point(2000, 0.60)]
+    kept, skipped = slopes(curve)
+    assert skipped == 1 and kept == pytest.approx([40.0, 20 / 0.95])  # (60-20)/1.0, (60-40)/0.95
+    assert scaling(curve) == pytest.approx((40 + 20 / 0.95) / 2)
+    # without the threshold, the 50-token pair's 400 points per 1k tokens swamps the curve
+    assert scaling(curve, threshold=0) == pytest.approx((400 + 40 + 20 / 0.95) / 3)
+    # the threshold is 10% of the larger of the two
+    assert SAME_COMPUTE == 0.10
+    assert slopes([Point(1000, 0.2), Point(1100, 0.3)]) == ([], 1)  # 100 / 1,100 = 9.1%
+    assert slopes([Point(1000, 0.2), Point(1125, 0.3)]) == (pytest.approx([80.0]), 0)  # 125 / 1,125 = 11.1%
+    # settings without token counts have no place on the curve, but still count for Performance
+    assert slopes([Point(None, 0.9), Point(1000, 0.2), Point(2000, 0.3)]) == (pytest.approx([10.0]), 0)
+    assert control([Point(None, 0.9), Point(300, 0.2, a_max=256)]) == 0.0
+    assert performance([Point(None, 0.9), Point(1000, 0.2)]) == 0.9
+
+
+def test_settings_fall_into_methods_without_mixing_their_axes():
+    cap, unforced = Method("cap"), Method("unforced")
+    wait, wait8 = Method("wait"), Method("wait", 8)
+    assert group_methods([(512, 0), (1024, 0)]) == {cap: [(512, 0), (1024, 0)]}
+    # the paper's extrapolation: no cap, 0 to 6 waits; K = 0 starts the Wait curve and is the baseline too
+    assert group_methods([(None, w) for w in (0, 2, 4, 6)]) == {
+        wait: [(None, 0), (None, 2), (None, 4), (None, 6)], unforced: [(None, 0)]}
+    # --budgets none,8 --num-waits 0,1: a cap, Wait at that cap, Wait without a cap, the baseline
+    assert group_methods([(None, 0), (None, 1), (8, 0), (8, 1)]) == {
+        cap: [(8, 0)], wait8: [(8, 0), (8, 1)], wait: [(None, 0), (None, 1)], unforced: [(None, 0)]}
+    # a K = 0 setting joins no Wait curve at a cap that was never run with waits
+    assert group_methods([(8, 0), (16, 0), (16, 2)]) == {cap: [(8, 0), (16, 0)], Method("wait", 16): [(16, 0), (16, 2)]}
+    assert group_methods([(None, None), (100, None)]) == {cap: [(100, 0)], unforced: [(None, 0)]}  # no waits column
+    assert [m.key for m in (cap, wait8, wait, unforced)] == ["cap", "wait@8", "wait", "unforced"]
+    assert wait8.label == "budget forcing: extend with Wait (cap 8)" and wait.label.endswith("(no cap)")
+
+
+def test_the_pooled_axes_that_gave_minus_953_are_two_methods_with_honest_slopes():
+    # --budgets none,24 --num-waits 0,2 on 60 questions: (cap, waits) -> (average thinking tokens, accuracy)
+    measured = {(24, 0): (22.5, 15 / 60), (24, 2): (23.5, 12 / 60), (None, 0): (53.0, 36 / 60),
+                (None, 2): (60.0, 20 / 60)}
+    points = {s: Point(x, acc, a_max=s[0]) for s, (x, acc) in measured.items()}
+    # the old report: one curve through all four settings, every pair in the average
+    pooled = [(12 - 15) / 60 * 100 / (1.0 / 1000), (36 - 15) / 60 * 100 / (30.5 / 1000),
+              (20 - 15) / 60 * 100 / (37.5 / 1000), (36 - 12) / 60 * 100 / (29.5 / 1000),
+              (20 - 12) / 60 * 100 / (36.5 / 1000), (20 - 36) / 60 * 100 / (7.0 / 1000)]
+    assert scaling(list(points.values()), threshold=0) == pytest.approx(sum(pooled) / 6)
+    assert round(sum(pooled) / 6) == -953  # -5,000 of it is 3 questions over the one token between two caps
+    metrics = {m.key: method_metrics([points[s] for s in settings])
+               for m, settings in group_methods(points).items()}
+    assert list(metrics) == ["cap", "wait@24", "wait", "unforced"]
+    # capping: one setting, so no slope; it kept within its cap
+    assert (metrics["cap"].settings, metrics["cap"].control, metrics["cap"].scaling) == (1, 1.0, None)
+    assert metrics["cap"].performance == pytest.approx(0.25)
+    # two waits under a cap of 24: 22.5 and 23.5 tokens are the same compute, so no slope either
+    at24 = metrics["wait@24"]
+    assert (at24.settings, at24.pairs, at24.same_compute_pairs, at24.scaling) == (2, 0, 1, None)
+    # two waits without a cap: 16 questions lost for 7 more tokens, -3,810 points per 1k tokens
+    free = metrics["wait"]
+    assert (free.settings, free.pairs, free.control) == (2, 1, 1.0)
+    assert free.scaling == pytest.approx((20 - 36) / 60 * 100 / (7.0 / 1000))
+    assert (free.compute_low, free.compute_high, free.performance) == (53.0, 60.0, pytest.approx(0.6))
+    assert metrics["unforced"].performance == pytest.approx(0.6) and metrics["unforced"].scaling is None

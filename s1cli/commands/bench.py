@@ -20,7 +20,7 @@ from ..forcing import Budget
 from ..generation import GenerateSpec, Shard
 from ..layouts import column_map
 from ..plots import write_scaling_plot
-from ..report import budget_label, markdown, pct, scaling_cell, tokens, write_summaries
+from ..report import budget_label, markdown, method_note, pct, tokens, write_results, write_summaries
 from ..schema import Renames
 from ..table import write_table, write_text_atomic
 from ..thinking import get_format
@@ -274,20 +274,21 @@ def _grade(ctx: typer.Context, outdir: Path, samples: list[dict], *, workers: in
 def _report(ctx: typer.Context, outdir: Path, samples: list[dict], configs: dict, *, resamples: int) -> None:
     # Control's lower limit: the minimum thinking a generated run asked for.
     a_min = {label: float(config.get("min_thinking_tokens") or 0) for label, config in configs.items()}
-    runs, curves = lib.summarise(samples, resamples=resamples, a_min=a_min)
-    write_summaries(outdir / lib.SUMMARY_FILE, outdir / lib.SCALING_FILE, runs, curves)
+    runs, methods = lib.summarise(samples, resamples=resamples, a_min=a_min)
+    write_summaries(outdir / lib.SUMMARY_FILE, outdir / lib.SCALING_FILE, runs, methods)
+    write_results(outdir / lib.RESULTS_FILE, runs, methods)
     write_scaling_plot(outdir / lib.PLOT_FILE, runs)
-    write_text_atomic(outdir / lib.REPORT_FILE, markdown(runs, curves, configs, plot=lib.PLOT_FILE))
+    write_text_atomic(outdir / lib.REPORT_FILE, markdown(runs, methods, configs, plot=lib.PLOT_FILE))
     s = settings(ctx)
     if not s.quiet:
-        s.console.print(_rich_table(runs, curves))
-    written = [lib.SUMMARY_FILE, lib.SCALING_FILE, lib.REPORT_FILE, lib.PLOT_FILE]
+        s.console.print(_rich_table(runs, methods))
+    written = [lib.SUMMARY_FILE, lib.SCALING_FILE, lib.RESULTS_FILE, lib.REPORT_FILE, lib.PLOT_FILE]
     if (outdir / lib.SAMPLES_FILE).exists():
         written.insert(0, lib.SAMPLES_FILE)
     info(ctx, f"wrote {', '.join(written)} to {outdir}")
 
 
-def _rich_table(runs: list, curves: list) -> Table:
+def _rich_table(runs: list, methods: list) -> Table:
     several = len({r.run for r in runs}) > 1
     waits = any(r.num_waits for r in runs)
     tops = {max(r.metrics.pass_at, default=None) for r in runs}
@@ -316,8 +317,8 @@ def _rich_table(runs: list, curves: list) -> Table:
             cells += [f"{pct(m.pass_at[k])}{at}" if k else "–", f"{pct(m.maj_at[k])}{at}" if k else "–"]
         cells.append(pct(m.no_answer))
         table.add_row(*cells)
-    notes = [f"{c.task} · {c.run}: Control {pct(c.control, 0)}% · Scaling {scaling_cell(c.scaling)} pts/1k tok · "
-             f"Performance {pct(c.performance)}%" for c in curves]
+    # One line per method: the paper's metrics are only meaningful within one way of controlling compute.
+    notes = [method_note(m) for m in methods]
     table.caption = "\n".join(notes)
     table.caption_justify = "left"
     return table
