@@ -373,3 +373,20 @@ def test_bf16_on_a_cpu_without_bf16_instructions_is_called_out(rows_file, tmp_pa
         native = run_s1("sft", rows_file, tmp_path / "out", "--model", f"hf:{tiny_model}", "--preflight-only",
                         "--precision", "bf16")
         assert native.exit_code == 0 and "emulated" not in native.stderr
+
+
+def test_paper_sets_the_s1_runs_procedure_and_explicit_options_still_win(rows_file, tmp_path, tiny_model):
+    base = ("--max-steps", "1", "--batch-size", "4")
+    default = sft(rows_file, tmp_path / "default", tiny_model, *base)
+    assert "packed blocks, loss averaged per token of the step" in default.stderr
+    assert "not the s1 run's (--paper for its exact procedure)" in default.stderr
+    paper = sft(rows_file, tmp_path / "paper", tiny_model, *base, "--paper", "--adam-betas", "0.9,0.98")
+    assert "one example per sequence, loss averaged per example" in paper.stderr
+    config = json.loads((tmp_path / "paper" / "s1_sft.json").read_text())["config"]
+    assert (config["packing"], config["loss_average"], config["micro_batch_size"]) == (False, "sequence", 1)
+    assert config["adam_betas"] == [0.9, 0.98]
+    sft(rows_file, tmp_path / "mixed", tiny_model, *base, "--paper", "--packing")
+    config = json.loads((tmp_path / "mixed" / "s1_sft.json").read_text())["config"]
+    assert (config["packing"], config["loss_average"]) == (True, "sequence")
+    bad = run_s1("sft", rows_file, tmp_path / "bad", "--model", f"hf:{tiny_model}", "--adam-betas", "0.9")
+    assert bad.exit_code == 2 and "expected two numbers B1,B2" in bad.stderr

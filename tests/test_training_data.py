@@ -253,5 +253,5 @@ def test_a_bad_setting_names_its_option_or_the_field_no_option_sets():
         return str(caught.value)
 
     assert error(micro_batch_size=0) == "--micro-batch-size: must be at least 1, got 0"
-    assert error(adam_betas=(0.9, 1.5)) == "adam_betas: must be in [0, 1), got (0.9, 1.5)"
+    assert error(adam_betas=(0.9, 1.5)) == "--adam-betas: must be in [0, 1), got (0.9, 1.5)"
     assert error(liger=True, loss_average="sequence").startswith("--liger computes a token-mean loss")

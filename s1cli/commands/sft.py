@@ -78,6 +78,11 @@ def sft_command(
     save_every: int = typer.Option(None, "--save-every",
                                    help="Checkpoint every N steps (a rerun continues from the latest)."),
     keep_checkpoints: int = typer.Option(1, "--keep-checkpoints", help="How many recent checkpoints to keep."),
+    adam_betas: str = typer.Option("0.9,0.95", "--adam-betas", metavar="B1,B2",
+                                   help="AdamW betas (paper: 0.9,0.95)."),
+    paper: bool = typer.Option(False, "--paper",
+                               help="The s1 run's exact procedure where the defaults differ for speed: no packing, "
+                                    "loss averaged per example (--loss-average sequence), one example per pass."),
     resume: bool = typer.Option(False, "--resume", help="Continue the unfinished run in OUTDIR (what rerunning "
                                 "the same command does anyway; kept for scripts that say it)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Delete an earlier run in OUTDIR and start afresh."),
@@ -99,7 +104,7 @@ def sft_command(
     (`s1 generate --model hf:OUTDIR` works), metrics.jsonl, checkpoints/ and s1_sft.json.
     Multi-GPU: `accelerate launch -m s1cli.cli sft ...` with an FSDP or DeepSpeed config.
     """
-    from ..training.config import SFTConfig
+    from ..training.config import PAPER, SFTConfig
     from ..training.data import build_examples, load_tokenizer
     from ..training.preflight import ModelShape, build_report, describe_attention
     from ..training.trainer import (
@@ -114,6 +119,12 @@ def sft_command(
         write_run_record,
     )
 
+    if paper:
+        # --paper sets the s1 run's procedure where the defaults differ; options given explicitly still win.
+        given = {name for name in ctx.params if getattr(ctx.get_parameter_source(name), "name", "") == "COMMANDLINE"}
+        packing = PAPER["packing"] if "packing" not in given else packing
+        loss_average = PAPER["loss_average"] if "loss_average" not in given else loss_average
+        micro_batch_size = PAPER["micro_batch_size"] if "micro_batch_size" not in given else micro_batch_size
     ref = parse_model_ref(model)
     if ref.backend != "hf":
         raise ConfigError(f"--model {model}: s1 sft trains transformers models; use hf:PATH_OR_ID")
@@ -124,6 +135,7 @@ def sft_command(
         packing=packing, gradient_checkpointing=gradient_checkpointing, compile=compile_, liger=liger,
         long_rows=long_rows,
         loss_average=loss_average, precision=precision, max_steps=max_steps, save_every=save_every,
+        adam_betas=_betas(adam_betas),
         keep_checkpoints=keep_checkpoints, seed=seed, shuffle=shuffle)
     fmt = get_format(format_, start=think_start, end=think_end)
     if resume and overwrite:
@@ -185,6 +197,15 @@ def sft_command(
                   f", loss {result.first_loss:.4f} → {result.last_loss:.4f}")
         info(ctx, f"trained {result.steps:,} steps{losses}, {rate:,.0f} tok/s; wrote {out_dir} "
                   f"(use it with: s1 generate IN OUT --model hf:{out_dir} --format {fmt.name})")
+
+
+def _betas(text: str) -> tuple[float, float]:
+    parts = [p.strip() for p in text.split(",")]
+    try:
+        first, second = (float(p) for p in parts)
+    except ValueError:
+        raise ConfigError(f"--adam-betas {text!r}: expected two numbers B1,B2, e.g. 0.9,0.95") from None
+    return first, second
 
 
 def show_report(ctx: typer.Context, report) -> None:

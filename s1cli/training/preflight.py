@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from statistics import median
 
 from ..errors import InputError
-from .config import SFTConfig
+from .config import PAPER, SFTConfig
 from .data import Example, Prepared, Renderer, Schedule, plan_step
 from .loss import CHUNK_ROWS
 
@@ -111,6 +111,7 @@ class Report:
     template_note: str | None
     attention: str
     memory: Memory | None
+    procedure: str = ""  # packing, loss average, optimizer: where a run may differ from the s1 run's
     sample: list[tuple[str, bool]] = field(default_factory=list)  # (text, carries loss) of the first example
     warnings: list[str] = field(default_factory=list)
 
@@ -152,6 +153,8 @@ class Report:
         out.append(f"  steps: {self.steps_per_epoch:,} per epoch, {self.total_steps:,} in all, {self.warmup_steps:,} "
                    f"warmup; {self.passes_per_step:,} forward pass(es) per step and process; attention: "
                    f"{self.attention}")
+        if self.procedure:
+            out.append(f"  procedure: {self.procedure}")
         if self.memory is not None:
             m = self.memory
             out.append(f"  memory (rough, per process): {_size(m.total)} = weights, grads, AdamW {_size(m.states)} "
@@ -243,11 +246,23 @@ def build_report(prepared: Prepared, renderer: Renderer, config: SFTConfig, *, s
         stop_token=repr(tok.convert_ids_to_tokens(turn_end.stop_id)), stop_is_eos=turn_end.stop_is_eos,
         eos_tokens=[repr(t) for t in tok.convert_ids_to_tokens(renderer.eos_ids)],
         template_note=_template_note(renderer, rows[first.row - 1], first), attention=attention, memory=memory,
+        procedure=describe_procedure(config),
         sample=[(tok.decode(first.ids[:first.train_start]), False),
                 (tok.decode(first.ids[first.train_start:first.train_end]), True),
                 (tok.decode(first.ids[first.train_end:]), False)],
         warnings=warnings,
     )
+
+
+def describe_procedure(config: SFTConfig) -> str:
+    """Packing, loss average and optimizer, and whether they are the s1 run's (``--paper``)."""
+    packing = "packed blocks" if config.packing else "one example per sequence"
+    average = "loss averaged per token of the step" if config.loss_average == "token" else \
+        "loss averaged per example, then over the step"
+    betas = ", ".join(f"{b:g}" for b in config.adam_betas)
+    same = all(getattr(config, name) == value for name, value in PAPER.items())
+    verdict = "the s1 run's (--paper)" if same else "not the s1 run's (--paper for its exact procedure)"
+    return f"{packing}, {average}, AdamW β ({betas}), weight decay {config.weight_decay:g}: {verdict}"
 
 
 def _check_first(example: Example, renderer: Renderer, row: dict, source: str) -> None:
