@@ -158,3 +158,23 @@ def test_a_report_path_that_is_a_directory_fails_before_any_work(tmp_path, pool)
     result = run_s1("select", pool, tmp_path / "o.jsonl", "--report", tmp_path)
     assert result.exit_code == 2 and "is a directory" in result.stderr
     assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_paper_builds_as_the_notebook_did_with_benchmark_weighting_after_700(tmp_path):
+    rows = pool_rows(1600)
+    for i, row in enumerate(rows):
+        row["qwen7b_correct"] = False  # keep every row past the difficulty filter
+        if i % 40 == 0:
+            row["source"] = "qq8933/AIME_1983_2024"  # AIME rows, all in domain "05"
+            row["msc"] = "05"
+    pool = tmp_path / "pool.jsonl"
+    write_table(pool, rows)
+    outs = {}
+    for name, extra in {"paper": ["--paper"], "explicit": ["--benchmark-weighting-after", "700"],
+                        "default": []}.items():
+        out = tmp_path / f"{name}.jsonl"
+        result = run_s1("select", pool, out, "--size", "900", "--seed", "1", *extra)
+        assert result.exit_code == 0, result.stderr
+        outs[name] = [r["id"] for r in read_rows(out)]
+    assert outs["paper"] == outs["explicit"]
+    assert outs["paper"] != outs["default"]

@@ -20,6 +20,9 @@ from .ui import info, progress, settings
 if TYPE_CHECKING:
     from ..selection import SelectionReport
 
+# The s1 notebook switched to benchmark-weighted domains once the selection held 700 rows.
+PAPER_WEIGHTING_AFTER = 700
+
 EXAMPLES = """Examples:
 
   s1 select labelled.parquet s1k.parquet --report s1k.report.md
@@ -74,6 +77,8 @@ def select_command(
         None, "--benchmark-weighting-after", metavar="N",
         help="Once the selection holds N rows, draw domains in proportion to the AIME and half-weighted GPQA rows "
         "of each domain, as the s1 notebook did after 700 (default: off, uniform throughout)."),
+    paper: bool = typer.Option(False, "--paper", help="As the s1 notebook built s1K where the defaults differ: "
+                               f"--benchmark-weighting-after {PAPER_WEIGHTING_AFTER} (unless given)."),
     seed: int = typer.Option(0, "--seed", help="Random seed; the same seed and input give the same selection."),
     report: Path = typer.Option(None, "--report", metavar="OUT.md", help="Also write the report as Markdown."),
     map_: list[str] = options.MAP,
@@ -89,6 +94,9 @@ def select_command(
     domains, sources, trace lengths) goes to the terminal and, with --report, to a Markdown file.
     """
     from ..selection import read_pool, select, selected_rows  # numpy and pandas load only when the command runs
+
+    if paper and benchmark_weighting_after is None and mode == "s1k":
+        benchmark_weighting_after = PAPER_WEIGHTING_AFTER
 
     config = SelectConfig(
         mode=mode, size=size, easy_if=tuple(c.strip() for c in easy_if.split(",") if c.strip()),
