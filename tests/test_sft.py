@@ -390,3 +390,34 @@ def test_paper_sets_the_s1_runs_procedure_and_explicit_options_still_win(rows_fi
     assert (config["packing"], config["loss_average"]) == (True, "sequence")
     bad = run_s1("sft", rows_file, tmp_path / "bad", "--model", f"hf:{tiny_model}", "--adam-betas", "0.9")
     assert bad.exit_code == 2 and "expected two numbers B1,B2" in bad.stderr
+
+
+def test_fsdp_on_two_cpu_processes_trains_like_one(tmp_path, rows_file, tiny_model):
+    """examples/accelerate/fsdp.yaml run for real on CPU: gloo, 2 processes, full shard. FSDP1 needs an
+    accelerator device, so the CPU run takes FSDP2 (fully_shard) with the file's other settings."""
+    import yaml
+
+    config = yaml.safe_load((REPO / "examples" / "accelerate" / "fsdp.yaml").read_text())
+    config.update(num_processes=2, use_cpu=True, mixed_precision="no")
+    fsdp = config["fsdp_config"]
+    for fsdp1_only in ("fsdp_sharding_strategy", "fsdp_backward_prefetch", "fsdp_forward_prefetch",
+                       "fsdp_sync_module_states", "fsdp_use_orig_params"):
+        fsdp.pop(fsdp1_only, None)
+    fsdp.update(fsdp_version=2, fsdp_reshard_after_forward=True)
+    (tmp_path / "fsdp_cpu.yaml").write_text(yaml.safe_dump(config))
+    options = ["--model", f"hf:{tiny_model}", "--block-size", "1024", "--batch-size", "4", "--max-steps", "2",
+               "--lr", "1e-2", "--warmup-ratio", "0"]
+    sft(rows_file, tmp_path / "one", tiny_model, *options[2:])
+    accelerate = Path(sys.executable).with_name("accelerate")
+    done = subprocess.run([str(accelerate), "launch", "--config_file", str(tmp_path / "fsdp_cpu.yaml"), "-m",
+                           "s1cli.cli", "--threads", "1", "sft", str(rows_file), str(tmp_path / "two"), *options],
+                          capture_output=True, text=True, env=quiet_env(), cwd=REPO, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads((tmp_path / "two" / "s1_sft.json").read_text())["processes"] == 2
+    for a, b in zip(metrics(tmp_path / "one"), metrics(tmp_path / "two"), strict=True):
+        assert a["loss"] == pytest.approx(b["loss"], abs=1e-5)
+        assert a["grad_norm"] == pytest.approx(b["grad_norm"], abs=1e-5)
+    one = AutoModelForCausalLM.from_pretrained(tmp_path / "one")
+    two = AutoModelForCausalLM.from_pretrained(tmp_path / "two")  # gathered on rank 0 into plain HF weights
+    for (name, a), (_, b) in zip(one.state_dict().items(), two.state_dict().items(), strict=True):
+        assert torch.allclose(a, b, atol=1e-5), name
