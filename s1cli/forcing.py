@@ -31,8 +31,9 @@ from .errors import ConfigError
 from .thinking import ThinkingFormat, single_token_id
 
 THINK, ANSWER, DONE = "think", "answer", "done"
-# finish values in the output table
-STOP, LENGTH, FORCED = "stop", "length", "forced"
+# finish values in the output table: how the answer ended (the model stopped, or it hit its limit),
+# with "forced" for a thinking that was capped, so a capped trace whose answer was cut says both
+STOP, LENGTH, FORCED, FORCED_LENGTH = "stop", "length", "forced", "forced+length"
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,7 @@ class Outcome:
     response: list[int] = field(default_factory=list)
     waits: int = 0
     capped: bool = False
-    finish: str | None = None  # stop | length | forced
+    finish: str | None = None  # stop | length | forced | forced+length
     seconds: float = field(default=0.0, compare=False)  # wall time from admission to finish
 
 
@@ -150,7 +151,7 @@ def _extend(budget: Budget, tokens: ForcingTokens, thinking_len: int, waits: int
 
 def _finish(outcome: Outcome, answer_cut: bool) -> str:
     if answer_cut:
-        return LENGTH
+        return FORCED_LENGTH if outcome.capped else LENGTH
     return FORCED if outcome.capped else STOP
 
 
@@ -216,7 +217,7 @@ class Forcer:
     def abort(self) -> None:
         """The context is full: end where the sequence is."""
         self._queue.clear()
-        self.phase, self.out.finish = DONE, LENGTH
+        self.phase, self.out.finish = DONE, _finish(self.out, answer_cut=True)
 
     def _end_thinking(self) -> None:
         self.phase = ANSWER

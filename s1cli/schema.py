@@ -47,7 +47,7 @@ CANONICAL: tuple[Column, ...] = (
     Column("thinking_tokens", INT, "generate", "tokens in the thinking"),
     Column("response_tokens", INT, "generate", "tokens in the response"),
     Column("waits", INT, "generate", "wait strings appended to extend thinking"),
-    Column("finish", STR, "generate", "stop, length or forced"),
+    Column("finish", STR, "generate", "stop, length, forced (thinking capped) or forced+length"),
     Column("seconds", FLOAT, "generate", "wall-clock seconds spent on the row"),
     Column("msc", STR, "classify-msc", "MSC2020 two-digit code"),
     Column("msc_name", STR, "classify-msc", "name of the MSC2020 class"),

@@ -199,8 +199,8 @@ def test_cap_is_exact(vllm_stopper, driver):
         capped = [out for out in outcomes if out.capped]
         assert capped, "some traces reach the cap"
         for out in capped:
-            assert len(out.thinking) == cap and out.finish in ("forced", "length")
-            assert out.finish == "length" or len(out.response) < 8
+            assert len(out.thinking) == cap and out.finish in ("forced", "forced+length")
+            assert out.finish == "forced+length" or len(out.response) < 8
         for out in outcomes:
             if not out.capped:  # the model ended thinking by itself
                 assert out.finish in ("stop", "length")
@@ -307,7 +307,7 @@ def test_generate_command_on_vllm_matches_the_library_and_is_reproducible(tmp_pa
     for row in written:
         assert row["model"] == model and row["budget"] == 48
         assert row["thinking_tokens"] <= 48 and row["response_tokens"] <= 8 and row["waits"] <= 2
-        assert row["finish"] in ("stop", "length", "forced")
+        assert row["finish"] in ("stop", "length", "forced", "forced+length")
     assert any(row["waits"] for row in written)
     assert len({row["thinking"] for row in written}) > 4, "samples of one question differ"
     # The same jobs through the session's engine (another process, other chunking and cache size)

@@ -8,7 +8,7 @@ import pytest
 from s1cli.engines.base import Request, Sampling
 from s1cli.engines.hf import HFEngine
 from s1cli.errors import ConfigError
-from s1cli.forcing import FORCED, Budget, ForcingTokens, StopMatcher
+from s1cli.forcing import FORCED, FORCED_LENGTH, LENGTH, STOP, Budget, ForcingTokens, StopMatcher
 from s1cli.thinking import FORMATS, ThinkingFormat, build_prompt, get_format
 
 QUESTIONS = ["What is 1 + 1?", "Compute the sum of the first 100 positive integers.", "Let x = 3. Find x^2.",
@@ -85,7 +85,7 @@ def test_cap_is_exact(tiny, cap):
     for out in outcomes:
         assert len(out.thinking) == cap  # the random tiny model never ends thinking by itself
         assert out.capped and out.waits == 0
-        assert len(out.response) == 8 and out.finish == "length"
+        assert len(out.response) == 8 and out.finish == FORCED_LENGTH  # capped, then the answer was cut
 
 
 def test_a_capped_trace_gets_the_answer_opener_and_prefix(tiny):
@@ -106,6 +106,18 @@ def test_finish_is_forced_when_a_capped_trace_is_answered(stopper):
         assert len(out.thinking) <= 2
         if out.finish == FORCED:
             assert out.capped and len(out.response) < 400
+
+
+@pytest.mark.parametrize("driver", ["single", "multi"])
+def test_finish_says_whether_thinking_was_forced_and_whether_the_answer_was_cut(stopper, driver):
+    # The stopper ends thinking by itself on some questions, so both kinds of trace meet answers
+    # cut at 3 tokens and answers it ends itself.
+    outcomes, _ = run(stopper, FORMATS["r1"], Budget(max_thinking_tokens=40, max_answer_tokens=3), driver)
+    for out in outcomes:
+        cut = len(out.response) == 3
+        assert out.finish == {(True, True): FORCED_LENGTH, (True, False): FORCED, (False, True): LENGTH,
+                              (False, False): STOP}[out.capped, cut]
+    assert {FORCED_LENGTH, LENGTH} <= {out.finish for out in outcomes}, "capped and uncapped answers were cut"
 
 
 # -- extension ------------------------------------------------------------------------------------

@@ -45,11 +45,21 @@ def test_writes_the_contract_columns_and_keeps_input_columns(tmp_path, questions
         assert row["metadata"] == {"n": int(row["answer"])}
         assert row["model"] == f"hf:{stopper_model}" and row["budget"] == 50 and row["sample"] == 0
         assert row["thinking_tokens"] <= 50 and row["response_tokens"] <= 20
-        assert row["finish"] in ("stop", "length", "forced")
+        assert row["finish"] in ("stop", "length", "forced", "forced+length")
         assert row["response"].startswith("Final Answer:")
         assert row["waits"] <= 2 and row["thinking"].count("Wait") >= row["waits"]
     assert any(row["waits"] == 2 for row in rows)
     assert "wrote 6 rows" in result.stderr and "tok/s" in result.stderr
+
+
+def test_finish_records_a_forced_thinking_whose_answer_hit_its_limit(tmp_path, questions, tiny_model):
+    out = tmp_path / "gens.jsonl"
+    # The random tiny model never ends thinking by itself: every trace is capped, every answer cut.
+    result = run_s1("generate", questions, out, "--model", f"hf:{tiny_model}", "--max-thinking-tokens", "5",
+                    "--max-answer-tokens", "3")
+    assert result.exit_code == 0, result.stderr
+    rows = read_rows(out)
+    assert [(r["thinking_tokens"], r["response_tokens"], r["finish"]) for r in rows] == [(5, 3, "forced+length")] * 6
 
 
 def test_n_samples_with_a_seed_are_reproducible(tmp_path, questions, tiny_model):

@@ -119,7 +119,7 @@ def generate_command(
     forced) and extended with --num-waits / --min-thinking-tokens (the delimiter is suppressed
     and the wait string appended), as in the s1 paper. Writes the input columns plus model,
     sample, budget, thinking, response, thinking_tokens, response_tokens, waits, finish
-    (stop, length or forced) and seconds. Rerunning resumes: rows already in OUT are skipped.
+    (stop, length, forced or forced+length) and seconds. Rerunning resumes: rows already in OUT are skipped.
 
     Hosted chat models (anthropic:MODEL, openai-chat:MODEL) cannot be forced: --max-thinking-tokens
     becomes the API's own thinking budget (column forcing: api-budget). Their replies are cached,
