@@ -38,6 +38,18 @@ def _on_sigterm(signum: int, frame: Any) -> None:
 
 
 class S1Group(typer.core.TyperGroup):
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            _plain_metavars(command, ctx)
+        return command
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        params = super().get_params(ctx)
+        for param in params:
+            _plain_metavar(param)
+        return params
+
     def invoke(self, ctx: typer.Context) -> Any:
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
         try:
@@ -94,6 +106,23 @@ def _notices_on_stderr(ctx: typer.Context) -> Iterator[None]:
         warnings.simplefilter("always", Notice)
         warnings.showwarning = show
         yield
+
+
+def _plain_metavars(command: Any, ctx: Any) -> None:
+    """``_plain_metavar`` for a command's options and help option, and its subcommands' (``s1 data``)."""
+    for param in [*command.params, command.get_help_option(ctx)]:
+        _plain_metavar(param)
+    for sub in getattr(command, "commands", {}).values():
+        _plain_metavars(sub, ctx)
+
+
+def _plain_metavar(param: Any) -> None:
+    """Help that reads as a man page: a flag takes no value, so it shows none (typer would print
+    ``<bool>``); an option with fixed choices declares them in its own metavar."""
+    # By attribute: typer builds its commands with its own copy of click, not the click package.
+    if param is not None and getattr(param, "param_type_name", "") == "option" and getattr(param, "is_flag", False) \
+            and param.metavar is None:
+        param.metavar = ""
 
 
 def _settings(ctx: typer.Context) -> Settings:

@@ -41,7 +41,7 @@ def grade(
     name: str = typer.Option(None, "--name", "-n", help="Whose attempts these are: columns NAME_correct and "
                                                         "NAME_judge (e.g. qwen7b). Needed with --judge."),
     attempt_column: str = typer.Option("response", "--attempt-column", help="Column holding the attempt."),
-    reference: str = typer.Option("answer", "--reference",
+    reference: str = typer.Option("answer", "--reference", metavar="[answer|solution]",
                                   help="Reference column: answer (a short answer) or solution (a worked solution; "
                                        "the rule judge takes its last \\boxed{})."),
     question_column: str = typer.Option("question", "--question-column", help="Column with the problem (LLM judges)."),

@@ -49,7 +49,8 @@ def select_command(
     source: str = typer.Argument(..., metavar="IN",
                                  help="Graded, labelled pool (.jsonl, .jsonl.gz, .parquet, .csv, .json; - for stdin)."),
     dest: str = typer.Argument(..., metavar="OUT", help="Selected rows; its extension picks the format; - for stdout."),
-    mode: str = typer.Option("s1k", "--mode", help="Selection: " + "; ".join(f"{m}: {h}" for m, h in MODE_HELP.items())
+    mode: str = typer.Option("s1k", "--mode", metavar="[" + "|".join(MODE_HELP) + "]",
+                             help="Selection: " + "; ".join(f"{m}: {h}" for m, h in MODE_HELP.items())
                              + "."),
     size: int = typer.Option(1000, "--size", help="Rows to select (ignored by --mode all)."),
     easy_if: str = typer.Option("qwen7b_correct,qwen32b_correct", "--easy-if", metavar="COLUMNS",

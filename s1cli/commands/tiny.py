@@ -25,7 +25,7 @@ EXAMPLES = """Examples:
 def tiny(
     ctx: typer.Context,
     out_dir: Path = typer.Argument(..., help="Directory to write the model and tokenizer to."),
-    preset: str = typer.Option("tiny", "--preset",
+    preset: str = typer.Option("tiny", "--preset", metavar="[tiny|small]",
                                help=f"Model shape: {', '.join(PRESETS)} (~0.6M or ~20M parameters)."),
     seed: int = typer.Option(0, "--seed", help="Seed for the random weights; the same seed gives the same model."),
     vocab_size: int = typer.Option(None, "--vocab-size", help="Tokenizer vocabulary size (default: the preset's)."),
