@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from s1cli.bundled import TABLES, data_dir, load_table, msc_classes, table_path
 
+from .conftest import run_s1
+
 
 def test_every_bundled_table_loads_with_its_documented_row_count_and_contract():
     all_ids = set()
@@ -43,3 +45,10 @@ def test_attribution_ships_with_the_data():
     for phrase in ("Mathematical Association of America", "GPQA", "CC BY-NC-SA 4.0", "aime24.jsonl"):
         assert phrase in notice
     assert table_path("math500").name == "math500.jsonl"
+
+
+def test_writing_to_stdout_is_called_stdout_as_every_command_does():
+    exported = run_s1("data", "export", "aime24", "-")
+    assert exported.exit_code == 0 and exported.stderr.strip().endswith("to <stdout>")
+    toy = run_s1("data", "toy", "-", "--n", "3")
+    assert toy.exit_code == 0 and toy.stderr.strip().endswith("to <stdout>")

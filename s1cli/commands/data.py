@@ -6,7 +6,7 @@ import typer
 from rich.table import Table
 
 from ..bundled import TABLES, load_table, msc_classes, table_path
-from ..table import write_table
+from ..table import display_name, write_table
 from ..toy import FAMILIES, toy_rows
 from .ui import info, settings
 
@@ -50,7 +50,7 @@ def export(
 ) -> None:
     """Write a bundled table to OUT in any table format."""
     written = write_table(dest, load_table(name))
-    info(ctx, f"wrote {written:,} rows of {name} to {dest}")
+    info(ctx, f"wrote {written:,} rows of {name} to {display_name(dest, writing=True)}")
 
 
 def toy(
@@ -78,7 +78,8 @@ def toy(
     """
     written = write_table(dest, toy_rows(n, tasks=tasks, seed=seed, min_steps=min_steps, max_steps=max_steps,
                                          slip_rate=slip_rate, check_rate=check_rate))
-    info(ctx, f"wrote {written:,} toy rows ({tasks}, steps {min_steps}..{max_steps}, seed {seed}) to {dest}")
+    info(ctx, f"wrote {written:,} toy rows ({tasks}, steps {min_steps}..{max_steps}, seed {seed}) to "
+              f"{display_name(dest, writing=True)}")
 
 
 def register(app: typer.Typer) -> None:
