@@ -280,8 +280,17 @@ def test_the_report_can_go_elsewhere_and_stdout_has_none_by_default(tmp_path):
     result = run_s1("collect", "-", "--source", pool, "-d", "aime24,aime25,math500")
     ok(result)
     assert len(result.stdout.splitlines()) == 24 and not list(tmp_path.glob("*.contamination.*"))
-    ok(run_s1("collect", "-", "--source", pool, "-d", "aime24,aime25,math500", "--report", tmp_path / "r.csv"))
+    ok(run_s1("collect", "-", "--source", pool, "-d", "aime24,aime25,math500", "--contamination-report",
+              tmp_path / "r.csv"))
     assert {r["pool_id"] for r in read_rows(tmp_path / "r.csv")} == set(expected)
+    # the old name still works, hidden from --help; both at once is one line
+    ok(run_s1("collect", "-", "--source", pool, "-d", "aime24", "--report", tmp_path / "old.csv"))
+    assert (tmp_path / "old.csv").exists()
+    both = run_s1("collect", "-", "--source", pool, "-d", "aime24", "--report", tmp_path / "a.csv",
+                  "--contamination-report", tmp_path / "b.csv")
+    assert both.exit_code == 2
+    assert "--report is the old name of --contamination-report; give only --contamination-report" in both.stderr
+    assert "--report" not in run_s1("collect", "--help").stdout.replace("--contamination-report", "")
 
 
 # -- duplicates across sources -------------------------------------------------------------------------
@@ -481,8 +490,8 @@ def bad_case(tmp_path: Path, name: str) -> tuple[list[str], str]:
         "recipe key": (["--recipe", recipe], f"{recipe}: source 1 ('a'): mapp: unknown key"),
         "recipe where": (["--recipe", recipe], f"{a}:1: column 'lang' (named in the recipe's where) is missing"),
         "recipe toml": (["--recipe", recipe], f"{recipe}: not valid TOML"),
-        "report over out": (["--source", a, "--report", tmp_path / "out.parquet"],
-                            f"--report {tmp_path / 'out.parquet'}: the report would overwrite OUT"),
+        "report over out": (["--source", a, "--contamination-report", tmp_path / "out.parquet"],
+                            f"--contamination-report {tmp_path / 'out.parquet'}: the report would overwrite OUT"),
     }
     recipe.write_text({
         "recipe key": f'[[source]]\nname = "a"\nspec = "{a}"\nmapp = {{ question = "problem" }}\n',

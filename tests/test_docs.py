@@ -55,7 +55,7 @@ def read(page: Path) -> str:
 
 def options(command) -> list:
     """The command's options (not arguments), without --help."""
-    return [param for param in command.params if any(opt.startswith("--") for opt in param.opts)]
+    return [param for param in command.params if any(opt.startswith("--") for opt in param.opts) and not param.hidden]
 
 
 def long_names(param) -> list[str]:

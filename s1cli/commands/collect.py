@@ -13,7 +13,7 @@ from ..dedupe import DEFAULT_NGRAM, DEFAULT_THRESHOLD
 from ..errors import ConfigError
 from ..layouts import column_map
 from ..table import display_name, table_format, write_table
-from . import options
+from . import aliases, options
 from .ui import info, progress, settings
 
 if TYPE_CHECKING:
@@ -59,8 +59,9 @@ def collect(
                                     "first (otherwise: the copy with an answer and a solution, then by source name, "
                                     "id and content)."),
     limit: int = typer.Option(None, "--limit", min=1, help="Read at most N rows from each source (to try a recipe)."),
-    report: str = typer.Option(None, "--report", metavar="PATH",
+    report: str = typer.Option(None, "--contamination-report", metavar="PATH",
                                help="Where to write the contamination report (default: OUT.contamination.parquet)."),
+    report_old: str = aliases.hidden("--report"),
 ) -> None:
     """Collect a question pool from tables, Hugging Face datasets and saved datasets.
 
@@ -85,13 +86,15 @@ def collect(
     if dedupe not in DEDUPE_MODES:
         raise ConfigError(f"--dedupe {dedupe!r}: choose {' or '.join(DEDUPE_MODES)}")
     table_format(dest)  # an unusable output name fails before any work
+    report = aliases.renamed(report, report_old, "--contamination-report")
     if report and not decontaminate:
-        raise ConfigError("--report needs --decontaminate: there is nothing to report without evaluation sets")
+        raise ConfigError("--contamination-report needs --decontaminate: there is nothing to report without "
+                          "evaluation sets")
     report_dest = report or report_path(dest)
     if report_dest is not None:
         table_format(report_dest)
         if os.path.abspath(report_dest) == os.path.abspath(dest):
-            raise ConfigError(f"--report {report}: the report would overwrite OUT; give it another name")
+            raise ConfigError(f"--contamination-report {report}: the report would overwrite OUT; give it another name")
     renames = column_map(map_, layout)
     sources = [parse_source(spec, renames) for spec in source or ()]
     if recipe:
