@@ -6,7 +6,8 @@ real table (a column the release does not have, a layout a command cannot read) 
 Each example runs in its own folder holding every file the examples name. What cannot run offline on
 two CPU cores is swapped for its local stand-in, and only that:
 
-- hub and vLLM models (`hf:Qwen/...`, `vllm:...`) become the tiny model (`hf:models/...` on disk);
+- hub and vLLM models (`hf:Qwen/...`, `vllm:...`) become the tiny model (`hf:models/...` on disk),
+  and the vLLM engine options (`--tensor-parallel-size 8`, ...) go with the vLLM model;
 - `anthropic:` models and OpenAI-compatible chat servers talk to a fake API on 127.0.0.1, and the
   `openai:` completions engine to a completion server backed by the tiny model;
 - `hf:` datasets become a local table in the same release layout;
@@ -119,8 +120,25 @@ def servers(tiny_model):
 # ---------------------------------------------------------------------------------------- stand-ins
 
 
+# The vLLM engine's own options and how many values each takes: dropped with the vLLM model they configure.
+VLLM_ENGINE_OPTIONS = {"--tensor-parallel-size": 1, "--data-parallel-size": 1, "--max-model-len": 1,
+                       "--gpu-memory-utilization": 1, "--engine-arg": 1, "--enforce-eager": 0}
+
+
+def without_vllm_options(words: list[str]) -> list[str]:
+    out, skip = [], 0
+    for word in words:
+        if skip:
+            skip -= 1
+        elif word in VLLM_ENGINE_OPTIONS:
+            skip = VLLM_ENGINE_OPTIONS[word]
+        else:
+            out.append(word)
+    return out
+
+
 def local_stand_ins(words: list[str], api: FakeAPI, completions) -> list[str]:
-    out = list(words)
+    out = without_vllm_options(words) if any(w.startswith("vllm:") for w in words) else list(words)
     command = next((w for w in out if not w.startswith("-")), "")
     hosted = any(w.startswith(("anthropic:", "openai-chat:")) for w in out)
     for i, word in enumerate(out):

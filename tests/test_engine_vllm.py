@@ -14,7 +14,9 @@ import random
 import pytest
 from transformers import AutoTokenizer
 
+from s1cli.engines import parse_model_ref
 from s1cli.engines.base import Engine, Request, Sampling, StreamingEngine, stream_seed
+from s1cli.engines.engine_args import parse_engine_args, vllm_options
 from s1cli.engines.hf import HFEngine
 from s1cli.engines.vllm import (
     ARGS_KEY,
@@ -148,6 +150,33 @@ def test_a_sampled_sequence_draws_once_per_kept_choice(tiny_model):
     assert sequence.uniform() == stream.random() and sequence.forcer.out.thinking == [8]
     # vLLM stopped the request (its context is full) before the forcer was done.
     assert sequence.finish(1).finish == "length"
+
+
+def test_engine_args_read_json_values_and_vllm_spellings():
+    assert parse_engine_args(["max_num_seqs=64", "enable-prefix-caching=false", "kv_cache_dtype=fp8",
+                              'compilation_config={"level": 3}', "swap_space=1.5", "hf_overrides=null"]) == {
+        "max_num_seqs": 64, "enable_prefix_caching": False, "kv_cache_dtype": "fp8",
+        "compilation_config": {"level": 3}, "swap_space": 1.5, "hf_overrides": None}
+    vllm = parse_model_ref("vllm:models/x")
+    assert vllm_options(vllm) == {} and vllm_options(parse_model_ref("hf:models/x")) == {}
+    assert vllm_options(vllm, tensor_parallel_size=8, max_model_len=32768, enforce_eager=True,
+                        engine_args=["max_num_seqs=64"]) == {
+        "tensor_parallel_size": 8, "max_model_len": 32768, "enforce_eager": True,
+        "engine_args": {"max_num_seqs": 64}}
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--predictions", "gens.jsonl", "--max-model-len", "64"],
+     "--max-model-len applies to vllm: models (--model vllm:PATH_OR_ID)"),
+    (["--model", "hf:models/x", "--tasks", "math500", "--engine-arg", "max_num_seqs=4"],
+     "--engine-arg applies to vllm: models, not hf:models/x"),
+    (["--model", "vllm:models/x", "--tasks", "math500", "--data-parallel-size", "0"],
+     "--data-parallel-size must be at least 1, got 0"),
+])
+def test_bench_checks_the_vllm_engine_options_first(tmp_path, args, message):
+    result = run_s1("bench", tmp_path / "runs", *args)
+    assert result.exit_code == 2 and result.stderr.strip() == f"error: {message}"
+    assert not (tmp_path / "runs").exists()
 
 
 @pytest.mark.skipif(HAS_VLLM, reason="vLLM is installed here; the missing-vLLM message cannot be shown")
@@ -300,8 +329,13 @@ def test_generate_command_on_vllm_matches_the_library_and_is_reproducible(tmp_pa
     monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "1")  # GiB of KV cache for the command's own engine
     done = s1_process("generate", source, out, "--model", model, "--dtype", "float32", "--n", "4", "--seed", "0",
                       "--temperature", "0.8", "--max-thinking-tokens", "48", "--num-waits", "2",
-                      "--max-answer-tokens", "8", "--batch-size", "16")
+                      "--max-answer-tokens", "8", "--batch-size", "16", "--max-model-len", "320", "--enforce-eager",
+                      "--engine-arg", "max-num-seqs=8", "--engine-arg", "enable_prefix_caching=false")
     assert done.returncode == 0, done.stderr[-3000:]
+    # The engine options reached vLLM: read back from the started engine's config.
+    assert (f"{model}: tensor_parallel_size=1, data_parallel_size=1, max_model_len=320, "
+            in done.stderr), done.stderr[-3000:]
+    assert "enforce_eager=true, max_num_seqs=8, enable_prefix_caching=false" in done.stderr
     written = read_rows(out)
     assert len(written) == 16 and sorted({r["sample"] for r in written}) == [0, 1, 2, 3]
     for row in written:
@@ -319,6 +353,25 @@ def test_generate_command_on_vllm_matches_the_library_and_is_reproducible(tmp_pa
     key = lambda r: (r["id"], r["sample"])  # noqa: E731
     strip = lambda r: {k: v for k, v in r.items() if k != "seconds"}  # noqa: E731
     assert [strip(r) for r in sorted(again, key=key)] == [strip(r) for r in sorted(written, key=key)]
+
+
+@needs_vllm
+@pytest.mark.parametrize(("args", "message"), [
+    (["--engine-arg", "max_num_seq=4"], "--engine-arg max_num_seq: not a vLLM engine argument (did you mean "
+                                        "max_num_seqs?); see vLLM's EngineArgs"),
+    # vLLM 0.32 runs data-parallel ranks as separate processes only: the error says what to do instead.
+    (["--data-parallel-size", "2"], "(LLM(data_parallel_size=2) is not supported for single-process usage"),
+])
+def test_engine_options_vllm_refuses_are_one_line(tmp_path, stopper_model, args, message):
+    source = tmp_path / "q.jsonl"
+    write_table(source, [{"id": "a", "question": "Hi"}])
+    result = run_s1("generate", source, tmp_path / "out.jsonl", "--model", f"vllm:{stopper_model}", *args)
+    assert result.exit_code == 2
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(lines) == 1 and message in lines[0], result.stderr[-2000:]
+    if "--data-parallel-size" in args:
+        assert "run N jobs with --shard I/N" in lines[0]
+    assert not (tmp_path / "out.jsonl").exists()
 
 
 @needs_vllm

@@ -170,6 +170,33 @@ def test_bad_options_are_one_line_and_write_nothing(tmp_path, questions, tiny_mo
     assert not out.exists()
 
 
+@pytest.mark.parametrize(("model", "args", "message"), [
+    ("hf", ["--tensor-parallel-size", "2"], "--tensor-parallel-size applies to vllm: models, not hf:"),
+    ("hf", ["--enforce-eager"], "--enforce-eager applies to vllm: models, not hf:"),
+    ("hf", ["--engine-arg", "max_num_seqs=4"], "--engine-arg applies to vllm: models, not hf:"),
+    ("anthropic", ["--max-model-len", "4096"], "--max-model-len applies to vllm: models, not anthropic:claude-x"),
+    ("vllm", ["--engine-arg", "max_num_seqs"], "--engine-arg 'max_num_seqs': expected KEY=VALUE, e.g. --engine-arg "
+                                               "max_num_seqs=64"),
+    ("vllm", ["--engine-arg", "tensor-parallel-size=2"],
+     "--engine-arg tensor_parallel_size: use --tensor-parallel-size"),
+    ("vllm", ["--engine-arg", "dtype=half"], "--engine-arg dtype: use --dtype"),
+    ("vllm", ["--engine-arg", "logits_processors=[]"], "--engine-arg logits_processors: s1 sets it (budget forcing "
+                                                       "runs in its own logits processor)"),
+    ("vllm", ["--engine-arg", "max_num_seqs=4", "--engine-arg", "max-num-seqs=8"], "--engine-arg max_num_seqs: given "
+                                                                                    "twice"),
+    ("vllm", ["--gpu-memory-utilization", "1.5"], "--gpu-memory-utilization must be in (0, 1], got 1.5"),
+    ("vllm", ["--tensor-parallel-size", "0"], "--tensor-parallel-size must be at least 1, got 0"),
+])
+def test_vllm_engine_options_are_checked_before_anything_loads(tmp_path, questions, tiny_model, model, args, message):
+    ref = {"hf": f"hf:{tiny_model}", "vllm": f"vllm:{tiny_model}", "anthropic": "anthropic:claude-x"}[model]
+    out = tmp_path / "out.jsonl"
+    result = run_s1("generate", questions, out, "--model", ref, *args)
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {message}"), lines
+    assert not out.exists()
+
+
 def test_a_missing_model_is_one_line_and_writes_nothing(tmp_path, questions):
     done = s1_process("generate", questions, "out.jsonl", "--model", "hf:./models/nowhere", cwd=tmp_path)
     assert done.returncode == 2

@@ -12,8 +12,9 @@ from rich import box
 from rich.table import Table
 
 from .. import bench as lib
-from ..engines import load_engine, parse_model_ref
+from ..engines import load_engine, parse_model_ref, settings_line
 from ..engines.base import Sampling
+from ..engines.engine_args import vllm_options
 from ..errors import ConfigError, InputError
 from ..evalsets import Subset, load_tasks, parse_tasks
 from ..forcing import Budget
@@ -93,6 +94,12 @@ def bench_command(
     device: str = options.DEVICE,
     base_url: str = options.BASE_URL,
     tokenizer: str = options.TOKENIZER,
+    tensor_parallel_size: int = options.TENSOR_PARALLEL_SIZE,
+    data_parallel_size: int = options.DATA_PARALLEL_SIZE,
+    max_model_len: int = options.MAX_MODEL_LEN,
+    gpu_memory_utilization: float = options.GPU_MEMORY_UTILIZATION,
+    enforce_eager: bool = options.ENFORCE_EAGER,
+    engine_arg: list[str] = options.ENGINE_ARG,
     bootstrap: int = typer.Option(1000, "--bootstrap", min=0,
                                   help="Bootstrap resamples for the 95% accuracy intervals (0: none)."),
     workers: int = typer.Option(None, "--workers", min=1,
@@ -117,6 +124,10 @@ def bench_command(
     """
     if model and predictions:
         raise ConfigError("--model and --predictions are two ways to get generations; give one")
+    vllm = vllm_options(parse_model_ref(model) if model else None, tensor_parallel_size=tensor_parallel_size,
+                        data_parallel_size=data_parallel_size, max_model_len=max_model_len,
+                        gpu_memory_utilization=gpu_memory_utilization, enforce_eager=enforce_eager,
+                        engine_args=engine_arg)
     part = Shard.parse(shard)
     if part.count > 1 and not model:
         raise ConfigError("--shard splits generation: it needs --model")
@@ -134,7 +145,7 @@ def bench_command(
                                 sampling=Sampling(temperature=temperature, top_p=top_p, seed=seed),
                                 system=system, batch_size=batch_size, driver=driver,
                                 engine_options={"dtype": dtype, "device": device, "base_url": base_url,
-                                                "tokenizer": tokenizer},
+                                                "tokenizer": tokenizer, **vllm},
                                 overwrite=overwrite, shard=part)
         if part.count > 1:
             info(ctx, f"shard {part.index}/{part.count} done; once every shard is, run the same command without "
@@ -207,6 +218,8 @@ def _generate(ctx: typer.Context, outdir: Path, *, model: str, tasks: str | None
         done = sum(held[u.evalset.name] * n for u in units) - todo
         info(ctx, f"generating {todo:,} samples" + (f" ({done:,} already done)" if done else ""))
         engine = load_engine(model, **engine_options)
+        if line := settings_line(engine):
+            info(ctx, line)
         lib.write_config(outdir, config)
         began, produced = time.perf_counter(), 0
         try:

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import typer
 
-from ..engines import load_engine
+from ..engines import load_engine, settings_line
 from ..engines.base import Sampling
+from ..engines.engine_args import vllm_options
 from ..errors import ConfigError
 from ..forcing import Budget
 from ..generation import GenerateSpec, Shard, generate, plan
@@ -35,6 +36,8 @@ EXAMPLES = """Examples:
   s1 generate q.jsonl out.jsonl --model openai:s1 --base-url http://127.0.0.1:8000/v1 --tokenizer models/s1
 
   s1 generate q.jsonl part0.jsonl --model vllm:Qwen/QwQ-32B --format r1 --max-thinking-tokens 4096 --shard 0/4
+
+  s1 generate aime24.jsonl s1.jsonl --model vllm:simplescaling/s1-32B --tensor-parallel-size 8 --max-model-len 32768
 
   s1 generate aime24.jsonl claude.jsonl --model anthropic:claude-sonnet-4-6 --max-thinking-tokens 8000 --max-cost 5
 
@@ -84,6 +87,12 @@ def generate_command(
     driver: str = options.DRIVER,
     dtype: str = options.DTYPE,
     device: str = options.DEVICE,
+    tensor_parallel_size: int = options.TENSOR_PARALLEL_SIZE,
+    data_parallel_size: int = options.DATA_PARALLEL_SIZE,
+    max_model_len: int = options.MAX_MODEL_LEN,
+    gpu_memory_utilization: float = options.GPU_MEMORY_UTILIZATION,
+    enforce_eager: bool = options.ENFORCE_EAGER,
+    engine_arg: list[str] = options.ENGINE_ARG,
     base_url: str = typer.Option(None, "--base-url", help="openai: / openai-chat: the server's base URL, e.g. "
                                                           "http://host:8000/v1; anthropic: a proxy."),
     tokenizer: str = typer.Option(None, "--tokenizer",
@@ -126,8 +135,13 @@ def generate_command(
     retried and priced as grade's are (--batch, --max-cost, --dry-run; OUT-stem.cost.json).
     """
     hosted = hosted_ref(model)
-    parse_model_ref(model, MODELS, option="--model", expected=f"BACKEND:NAME with BACKEND one of {', '.join(MODELS)}",
-                    example="hf:models/tiny, openai:my-model, anthropic:claude-sonnet-4-6")
+    ref = parse_model_ref(model, MODELS, option="--model",
+                          expected=f"BACKEND:NAME with BACKEND one of {', '.join(MODELS)}",
+                          example="hf:models/tiny, openai:my-model, anthropic:claude-sonnet-4-6")
+    engine_options = vllm_options(ref, tensor_parallel_size=tensor_parallel_size,
+                                  data_parallel_size=data_parallel_size, max_model_len=max_model_len,
+                                  gpu_memory_utilization=gpu_memory_utilization, enforce_eager=enforce_eager,
+                                  engine_args=engine_arg)
     table_format(dest)
     given = _given(ctx)
     hosted_run = None
@@ -166,7 +180,9 @@ def generate_command(
             info(ctx, f"nothing to generate: all rows are already in {dest}")
         return
     # Loaded before anything is written, so a model that fails to load leaves no output.
-    engine = load_engine(model, dtype=dtype, device=device, base_url=base_url, tokenizer=tokenizer)
+    engine = load_engine(model, dtype=dtype, device=device, base_url=base_url, tokenizer=tokenizer, **engine_options)
+    if line := settings_line(engine):
+        info(ctx, line)
     began, produced = time.perf_counter(), 0
     try:
         with writer, progress(ctx, "generating", len(jobs)) as advance:

