@@ -155,10 +155,11 @@ def test_compare_with_the_column_this_run_writes_is_refused(tmp_path):
     (["--level", "3"], "error: --level 3: only level 2 (the 63 two-digit MSC2020 classes) is bundled"),
     (["--candidates", "05,1x"], "error: --candidates: '1x' is not a top-level MSC2020 code (two digits, e.g. 05, 11, "
                                 "51; or use s1 or all)"),
-    (["--batch"], "error: --batch applies to API classifiers (anthropic:MODEL, openai:MODEL), not offline"),
+    (["--message-batches"],
+     "error: --message-batches applies to API classifiers (anthropic:MODEL, openai:MODEL), not offline"),
     (["--compare", "claude"], "error: --compare claude: no row of {src} has a column 'claude'"),
     (["--question-column", "problem"], "error: {src}:1: column 'problem' is missing"),
-    (["--classifier", "anthropic:claude-x", "--batch", "--dry-run", "--max-cost", "1"],
+    (["--classifier", "anthropic:claude-x", "--message-batches", "--dry-run", "--max-cost", "1"],
      "error: --max-cost: no price for anthropic:claude-x; add one with --prices FILE, "
      'e.g. {{"anthropic:claude-x": {{"input": 3.0, "output": 15.0}}}}'),
     (["--classifier", "hf:./no/such/model"], "error: --classifier hf:./no/such/model: no such model directory"),
@@ -320,11 +321,12 @@ def test_a_run_killed_mid_way_repeats_no_answered_request(api, tmp_path):
 
 def test_batches_and_dry_run(api, tmp_path):
     src = write_questions(tmp_path)
-    dry = run_s1("classify-msc", src, tmp_path / "out.jsonl", *llm_args(api, tmp_path), "--batch", "--dry-run")
+    dry = run_s1("classify-msc", src, tmp_path / "out.jsonl", *llm_args(api, tmp_path), "--message-batches",
+                 "--dry-run")
     assert dry.exit_code == 0, dry.stderr
     assert "would send 10 calls" in dry.stderr and not api.calls and not api.paths
     assert not (tmp_path / "out.jsonl").exists()
-    done = run_s1("classify-msc", src, tmp_path / "out.jsonl", *llm_args(api, tmp_path), "--batch")
+    done = run_s1("classify-msc", src, tmp_path / "out.jsonl", *llm_args(api, tmp_path), "--message-batches")
     assert done.exit_code == 0, done.stderr
     out = read_rows(tmp_path / "out.jsonl")  # in the order rows finish: retried ones after a second batch
     assert {r["id"]: r["msc"] for r in out} == {r["id"]: code for r, code in zip(read_rows(src), EXPECTED,
@@ -345,7 +347,7 @@ def test_dry_run_says_when_max_cost_would_stop_the_run(api, tmp_path):
     at_once = run_s1("classify-msc", src, tmp_path / "out.jsonl", *args, "--max-cost", "1")
     assert at_once.exit_code == 0, at_once.stderr
     assert "--max-cost 1 would stop the run at once: its first call could cost up to $" in at_once.stderr
-    batched = run_s1("classify-msc", src, tmp_path / "out.jsonl", *args, "--max-cost", "20", "--batch")
+    batched = run_s1("classify-msc", src, tmp_path / "out.jsonl", *args, "--max-cost", "20", "--message-batches")
     assert "--max-cost 20 would stop the run before the end: the input alone is estimated at $" in batched.stderr
     assert "(batch prices)" in batched.stderr
     assert not api.paths and not (tmp_path / "out.jsonl").exists()

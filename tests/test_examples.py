@@ -110,7 +110,7 @@ def test_the_recipe_covers_the_whole_pipeline():
     assert {"collect", "generate", "grade", "classify-msc", "join", "select", "sft", "bench"} <= commands
     joined = [" ".join(words) for words in found]
     assert any("--recipe examples/s1-sources.toml" in line and "gpqa_diamond=" in line for line in joined)
-    assert any(line.startswith("grade") and "--batch" in line for line in joined)
+    assert any(line.startswith("grade") and "--message-batches" in line for line in joined)
     assert any(line.startswith("grade") and "--count-tokens thinking" in line for line in joined)
     assert any(line.startswith("select") and "--mode random" in line for line in joined)
     assert any(line.startswith("generate") and "--shard" in line for line in joined)
@@ -201,7 +201,7 @@ def test_a_real_script_with_a_misspelt_option_fails():
 
 
 def test_variables_stand_for_values():
-    check('s1 grade "$WORK/a.jsonl" "$WORK/b.jsonl" --judge "$JUDGE" --name x --batch --max-cost "$MAX_COST"')
+    check('s1 grade "$WORK/a.jsonl" "$WORK/b.jsonl" --judge "$JUDGE" --name x --message-batches --max-cost "$MAX_COST"')
     check('s1 select "$IN" "$OUT" --size "$SIZE" --seed=$SEED "$@"')
     check('s1 grade a.jsonl b.jsonl --judge rule --name x --max-tokens "$N"')  # at least 16: a later value
     for literal in ("--max-cost lots", "--max-tokens 1"):  # not variables: refused as at run time

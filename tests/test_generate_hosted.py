@@ -282,7 +282,7 @@ def test_batches_resubmit_failures_at_half_price_and_resume(api, questions, tmp_
 
     api.batch_outcome, api.batch_polls = outcome, 2
     out = tmp_path / "b.parquet"
-    args = claude_args(api, tmp_path, "--max-thinking-tokens", "4000", "--n", "2", "--batch")
+    args = claude_args(api, tmp_path, "--max-thinking-tokens", "4000", "--n", "2", "--message-batches")
     done = run_s1("generate", questions, out, *args)
     assert done.exit_code == 0, done.stderr
     rows = read_rows(out)
@@ -309,7 +309,7 @@ def test_dry_run_counts_calls_and_sends_nothing(api, questions, tmp_path, monkey
     assert not api.paths and not out.exists()
     monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
     assert run_s1("generate", questions, out, *args).exit_code == 0
-    again = run_s1("generate", questions, tmp_path / "h.jsonl", *args, "--dry-run", "--batch")
+    again = run_s1("generate", questions, tmp_path / "h.jsonl", *args, "--dry-run", "--message-batches")
     assert "would send 0 calls" in again.stderr and "(batch prices)" in again.stderr
 
 
@@ -318,7 +318,7 @@ def test_the_api_key_is_written_nowhere(api, questions, tmp_path):
     direct = run_s1("generate", questions, tmp_path / "d.jsonl", *claude_args(api, tmp_path, "--max-thinking-tokens",
                                                                              "1024"))
     batched = run_s1("generate", questions, tmp_path / "b.parquet",
-                     *claude_args(api, tmp_path, "--max-thinking-tokens", "1024", "--batch"),
+                     *claude_args(api, tmp_path, "--max-thinking-tokens", "1024", "--message-batches"),
                      "--cache", str(tmp_path / "cache2" / "llm.sqlite"))
     api.chat_reasoning = "think-tags"
     chat = run_s1("generate", questions, tmp_path / "c.jsonl", *chat_args(api, tmp_path))
@@ -361,8 +361,8 @@ REFUSED = [
      "--top-p 0.5: Claude with extended thinking takes top_p from 0.95 to 1 only"),
     (["--seed", "3"], "--seed: the Anthropic API takes no seed"),
     (["--reasoning-effort", "high"], "--reasoning-effort applies to openai-chat: models"),
-    (["--batch", "--model", "openai-chat:deepseek-reasoner"],
-     "--batch works with anthropic models only (OpenAI-compatible models are called directly)"),
+    (["--message-batches", "--model", "openai-chat:deepseek-reasoner"],
+     "--message-batches works with anthropic models only (OpenAI-compatible models are called directly)"),
     (["--model", "openai-chat:deepseek-reasoner", "--max-thinking-tokens", "4000"],
      "--max-thinking-tokens: openai-chat:deepseek-reasoner has no thinking budget parameter s1 knows"),
     (["--model", "openai-chat:gemini-2.5-pro", "--thinking-api", "gemini", "--max-thinking-tokens", "100",

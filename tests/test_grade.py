@@ -203,7 +203,7 @@ def test_batches_resubmit_failures_pay_half_and_resume(api, tmp_path):
 
     api.batch_outcome = outcome
     api.batch_polls = 2
-    done = run_s1("grade", src, out, *judge_args(api, tmp_path, "--batch"))
+    done = run_s1("grade", src, out, *judge_args(api, tmp_path, "--message-batches"))
     assert done.exit_code == 0, done.stderr
     rows = read_rows(out)
     assert sorted(r["id"] for r in rows) == sorted(r["id"] for r in read_rows(src))
@@ -221,7 +221,7 @@ def test_batches_resubmit_failures_pay_half_and_resume(api, tmp_path):
     state = json.loads((tmp_path / "g.batches.json").read_text())
     assert all(b["collected"] for b in state["batches"])
     batches = len(api.batches)
-    again = run_s1("grade", src, tmp_path / "again.parquet", *judge_args(api, tmp_path, "--batch"))
+    again = run_s1("grade", src, tmp_path / "again.parquet", *judge_args(api, tmp_path, "--message-batches"))
     assert again.exit_code == 0 and len(api.batches) == batches  # all cached: nothing submitted
 
 
@@ -229,7 +229,7 @@ def test_the_api_key_is_written_nowhere(api, tmp_path):
     src = write_attempts(tmp_path, 6)
     api.fail(Fault("status", 500))
     direct = run_s1("grade", src, tmp_path / "d.jsonl", *judge_args(api, tmp_path))
-    batched = run_s1("grade", src, tmp_path / "b.parquet", *judge_args(api, tmp_path, "--batch"),
+    batched = run_s1("grade", src, tmp_path / "b.parquet", *judge_args(api, tmp_path, "--message-batches"),
                      "--cache", str(tmp_path / "cache2" / "llm.sqlite"))
     assert direct.exit_code == batched.exit_code == 0
     files = [p for p in tmp_path.rglob("*") if p.is_file()]
@@ -260,7 +260,7 @@ def test_dry_run_counts_calls_and_sends_nothing(api, tmp_path, monkeypatch):
     assert not api.paths and not (tmp_path / "g.jsonl").exists()
     monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
     assert run_s1("grade", src, tmp_path / "g.jsonl", *judge_args(api, tmp_path)).exit_code == 0
-    again = run_s1("grade", src, tmp_path / "h.jsonl", *judge_args(api, tmp_path), "--dry-run", "--batch")
+    again = run_s1("grade", src, tmp_path / "h.jsonl", *judge_args(api, tmp_path), "--dry-run", "--message-batches")
     assert "would send 0 calls" in again.stderr and "(batch prices)" in again.stderr
 
 
@@ -292,8 +292,8 @@ BAD = [
      '--max-cost: no price for openai:my-model; add one with --prices FILE, e.g. {"openai:my-model": '
      '{"input": 3.0, "output": 15.0}}'),
     ({"id": "1", "question": "q", "answer": "1", "response": "1"},
-     ["--judge", "openai:gpt-4o", "--name", "m", "--batch", "--base-url", "http://127.0.0.1:9"],
-     "--batch works with anthropic judges only (OpenAI-compatible judges are called directly)"),
+     ["--judge", "openai:gpt-4o", "--name", "m", "--message-batches", "--base-url", "http://127.0.0.1:9"],
+     "--message-batches works with anthropic judges only (OpenAI-compatible judges are called directly)"),
 ]
 
 

@@ -36,3 +36,32 @@ def test_choices_show_in_the_help(path, option, choices):
         command = command.commands[name]
     param = next(p for p in command.params if option in p.opts)
     assert param.metavar == choices
+
+
+@pytest.mark.parametrize(("path", "new", "old"), [
+    (("collect",), "--contamination-report", "--report"),
+    (("generate",), "--question-column", "--prompt-column"),
+    (("generate",), "--message-batches", "--batch"),
+    (("grade",), "--message-batches", "--batch"),
+    (("classify-msc",), "--message-batches", "--batch"),
+])
+def test_renamed_options_keep_their_old_name_hidden(path, new, old):
+    text = run_s1(*path, "--help").stdout
+    assert new in text
+    assert old not in text.replace(new, "").replace("--batch-size", "")
+    command = ROOT
+    for name in path:
+        command = command.commands[name]
+    assert any(old in p.opts and p.hidden for p in command.params)
+
+
+def test_an_old_name_still_works_and_both_names_at_once_is_one_line(tmp_path):
+    table = tmp_path / "a.jsonl"
+    table.write_text('{"id": "a", "question": "Q?", "answer": "1", "response": "1"}\n')
+    old = run_s1("grade", table, tmp_path / "o.jsonl", "--judge", "rule", "--name", "m", "--batch")
+    new = run_s1("grade", table, tmp_path / "o.jsonl", "--judge", "rule", "--name", "m", "--message-batches")
+    assert old.exit_code == new.exit_code == 2 and old.stderr == new.stderr  # the same option, by either name
+    both = run_s1("grade", table, tmp_path / "o.jsonl", "--judge", "rule", "--name", "m", "--batch",
+                  "--message-batches")
+    assert both.exit_code == 2
+    assert both.stderr.strip() == "error: --batch is the old name of --message-batches; give only --message-batches"

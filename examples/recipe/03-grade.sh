@@ -21,12 +21,12 @@ MAX_COST=${MAX_COST:?set MAX_COST: the most (USD) each grading run may spend}
 # qwen7b_correct, qwen32b_correct: was the attempt right? (s1 select drops a question either got right.)
 # Step 2's plain-chat format put each whole attempt in `thinking`.
 s1 grade "$WORK/attempts/qwen7b.jsonl" "$WORK/attempts/qwen7b.graded.jsonl" --judge "$JUDGE" --name qwen7b \
-  --attempt-column thinking --reference solution --batch --max-cost "$MAX_COST"
+  --attempt-column thinking --reference solution --message-batches --max-cost "$MAX_COST"
 s1 grade "$WORK/attempts/qwen32b.jsonl" "$WORK/attempts/qwen32b.graded.jsonl" --judge "$JUDGE" --name qwen32b \
-  --attempt-column thinking --reference solution --batch --max-cost "$MAX_COST"
+  --attempt-column thinking --reference solution --message-batches --max-cost "$MAX_COST"
 
 # gemini_correct: was the pool's own answer (`response`) right? thinking_tokens: the length of its
 # Gemini trace (`thinking`) in Qwen tokens, the length s1 select ranks by.
 s1 grade "$WORK/pool.parquet" "$WORK/attempts/gemini.graded.jsonl" --judge "$JUDGE" --name gemini \
-  --reference solution --batch --max-cost "$MAX_COST" \
+  --reference solution --message-batches --max-cost "$MAX_COST" \
   --count-tokens thinking --tokenizer hf:Qwen/Qwen2.5-32B-Instruct

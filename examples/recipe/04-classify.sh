@@ -14,7 +14,7 @@ MAX_COST=${MAX_COST:?set MAX_COST: the most (USD) the labelling run may spend}
 : "${ANTHROPIC_API_KEY:?set ANTHROPIC_API_KEY}"
 
 s1 classify-msc "$WORK/pool.parquet" "$WORK/labels.parquet" --classifier "$CLASSIFIER" \
-  --batch --max-cost "$MAX_COST"
+  --message-batches --max-cost "$MAX_COST"
 
 # An audit at no cost: where the offline classifier and Claude disagree (rows beside the output).
 s1 classify-msc "$WORK/labels.parquet" "$WORK/msc-audit.parquet" --classifier offline \

@@ -19,7 +19,7 @@ from ..msc_offline import OfflineClassifier
 from ..refs import ModelRef, parse_model_ref
 from ..schema import KEY_COLUMNS
 from ..table import display_name, read_rows, table_format
-from . import options
+from . import aliases, options
 from .model_calls import ApiOptions, note_resume, print_estimates, run_calls, write_disagreements
 from .ui import info, progress, settings
 
@@ -29,7 +29,7 @@ EXAMPLES = """Examples:
 
   s1 classify-msc pool.parquet labelled.parquet --classifier anthropic:claude-3-5-sonnet-20241022 --max-cost 30
 
-  s1 classify-msc pool.parquet labelled.parquet --classifier anthropic:claude-sonnet-4-5 --batch --dry-run
+  s1 classify-msc pool.parquet labelled.parquet --classifier anthropic:claude-sonnet-4-5 --message-batches --dry-run
 
   s1 classify-msc labelled.jsonl audit.jsonl --classifier offline --map claude_msc=msc --compare claude_msc
 
@@ -78,6 +78,7 @@ def classify_msc(
     base_url: str = typer.Option(None, "--base-url", help="API base URL (a proxy, or an OpenAI-compatible server)."),
     concurrency: int = typer.Option(16, "--concurrency", min=1, help="Model calls in flight at once."),
     batch: bool = options.BATCH,
+    batch_old: bool = options.BATCH_OLD,
     poll_interval: float = options.POLL_INTERVAL,
     max_cost: float = options.MAX_COST,
     dry_run: bool = options.DRY_RUN,
@@ -109,11 +110,12 @@ def classify_msc(
     if compare is not None and compare in OUTPUT_COLUMNS:
         raise ConfigError(f"--compare {compare}: this run writes {compare!r}; rename the existing labels as they are "
                           f"read, e.g. --map old_{compare}={compare} --compare old_{compare}")
+    batch = aliases.renamed(batch, batch_old, "--message-batches", default=False)
     api = ApiOptions(base_url=base_url, concurrency=concurrency, batch=batch, poll_interval=poll_interval,
                      max_cost=max_cost, dry_run=dry_run, cache=cache, prices=prices, retries=retries,
                      backoff=backoff, timeout=timeout)
     if spec.kind != "api":
-        for flag, given in (("--batch", batch), ("--max-cost", max_cost is not None)):
+        for flag, given in (("--message-batches", batch), ("--max-cost", max_cost is not None)):
             if given:
                 raise ConfigError(f"{flag} applies to API classifiers (anthropic:MODEL, openai:MODEL), "
                                   f"not {classifier}")

@@ -23,7 +23,7 @@ from ..refs import ModelRef, parse_model_ref
 from ..table import ResumableWriter, display_name, read_rows, table_format
 from ..thinking import get_format
 from ..tokens import TokenCounter, load_counter
-from . import options
+from . import aliases, options
 from .model_calls import ApiOptions, print_estimates, run_calls
 from .ui import info, progress
 
@@ -51,7 +51,8 @@ ENGINE_ONLY = {"format_": "--format", "think_start": "--think-start", "think_end
                "wait": "--wait-string", "answer_prefix": "--answer-prefix", "batch_size": "--batch-size",
                "driver": "--driver", "dtype": "--dtype", "device": "--device"}
 FORCING_ONLY = {"num_waits": "--num-waits", "min_thinking": "--min-thinking-tokens"}
-HOSTED_ONLY = {"concurrency": "--concurrency", "batch": "--batch", "poll_interval": "--poll-interval",
+HOSTED_ONLY = {"concurrency": "--concurrency", "batch": "--message-batches", "batch_old": "--batch",
+               "poll_interval": "--poll-interval",
                "max_cost": "--max-cost", "dry_run": "--dry-run", "cache": "--cache", "prices": "--prices",
                "retries": "--retries", "backoff": "--backoff", "timeout": "--timeout", "max_tokens": "--max-tokens",
                "reasoning_effort": "--reasoning-effort", "thinking_api_": "--thinking-api"}
@@ -60,7 +61,8 @@ DEFAULT_COUNTER = "tiktoken:cl100k_base"
 
 def generate_command(
     ctx: typer.Context,
-    source: str = typer.Argument(..., metavar="IN", help="Table of questions (needs id and the prompt column)."),
+    source: str = typer.Argument(..., metavar="IN",
+                                 help="Table of questions (needs the question column; ids are derived when missing)."),
     dest: str = typer.Argument(..., metavar="OUT", help="Output table: one row per question and sample."),
     model: str = typer.Option(..., "--model", help="hf:PATH_OR_ID, vllm:PATH_OR_ID, openai:NAME with --base-url (a "
                                                     "completions server), or a hosted chat model: anthropic:MODEL, "
@@ -81,7 +83,8 @@ def generate_command(
     top_p: float = options.TOP_P,
     seed: int = options.SEED,
     system: str = options.SYSTEM,
-    prompt_column: str = typer.Option("question", "--prompt-column", help="Column holding the question."),
+    prompt_column: str = typer.Option("question", "--question-column", help="Column holding the question."),
+    prompt_column_old: str = aliases.hidden("--prompt-column"),
     batch_size: int = options.BATCH_SIZE,
     shard: str = typer.Option(None, "--shard", metavar="I/N", help="Take only shard I of N (by hash of id)."),
     driver: str = options.DRIVER,
@@ -109,6 +112,7 @@ def generate_command(
                                            "(Google's thinking_config), none, or auto (gemini at Google's endpoint)."),
     concurrency: int = typer.Option(16, "--concurrency", "-c", min=1, help="Hosted: model calls in flight at once."),
     batch: bool = options.BATCH,
+    batch_old: bool = options.BATCH_OLD,
     poll_interval: float = options.POLL_INTERVAL,
     max_cost: float = options.MAX_COST,
     dry_run: bool = options.DRY_RUN,
@@ -132,8 +136,9 @@ def generate_command(
 
     Hosted chat models (anthropic:MODEL, openai-chat:MODEL) cannot be forced: --max-thinking-tokens
     becomes the API's own thinking budget (column forcing: api-budget). Their replies are cached,
-    retried and priced as grade's are (--batch, --max-cost, --dry-run; OUT-stem.cost.json).
+    retried and priced as grade's are (--message-batches, --max-cost, --dry-run; OUT-stem.cost.json).
     """
+    prompt_column = aliases.renamed(prompt_column, prompt_column_old, "--question-column", default="question")
     hosted = hosted_ref(model)
     ref = parse_model_ref(model, MODELS, option="--model",
                           expected=f"BACKEND:NAME with BACKEND one of {', '.join(MODELS)}",
@@ -147,6 +152,7 @@ def generate_command(
     hosted_run = None
     if hosted is not None:
         _refuse(given, model, ENGINE_ONLY, FORCING_ONLY)
+        batch = aliases.renamed(batch, batch_old, "--message-batches", default=False)
         api = ApiOptions(base_url=base_url, concurrency=concurrency, batch=batch, poll_interval=poll_interval,
                          max_cost=max_cost, dry_run=dry_run, cache=cache, prices=prices, retries=retries,
                          backoff=backoff, timeout=timeout)

@@ -14,7 +14,7 @@ from ..llm.prices import PriceTable
 from ..llm.rows import RowJob
 from ..table import display_name, read_rows, table_format
 from ..tokens import load_counter
-from . import options
+from . import aliases, options
 from .model_calls import ApiOptions, note_resume, print_estimates, run_calls, write_disagreements
 from .ui import info, progress
 
@@ -24,7 +24,7 @@ EXAMPLES = """Examples:
 
   s1 grade attempts.parquet graded.parquet --judge anthropic:claude-sonnet-4-5 --judge rule --name qwen32b --max-cost 20
 
-  s1 grade pool.parquet graded.parquet --judge anthropic:claude-sonnet-4-5 --name qwen7b --batch --dry-run
+  s1 grade pool.parquet graded.parquet --judge anthropic:claude-sonnet-4-5 --name qwen7b --message-batches --dry-run
 
   s1 grade attempts.jsonl graded.jsonl --judge openai:qwen2.5-72b --base-url http://localhost:8000/v1 --name q7
 
@@ -53,6 +53,7 @@ def grade(
                                                           "OpenAI-compatible server such as vLLM)."),
     concurrency: int = typer.Option(16, "--concurrency", "-c", min=1, help="Model calls in flight at once."),
     batch: bool = options.BATCH,
+    batch_old: bool = options.BATCH_OLD,
     poll_interval: float = options.POLL_INTERVAL,
     max_cost: float = options.MAX_COST,
     dry_run: bool = options.DRY_RUN,
@@ -72,7 +73,7 @@ def grade(
     with the reference (prompt s1cli/prompts/judge_v1.md) and ends with Yes or No; an unclear reply
     is asked once more, then recorded as null with its text. Every reply is cached, so reruns cost
     nothing; a killed run resumes where it stopped. Beside OUT: OUT-stem.cost.json (usage and cost),
-    .llm-log.jsonl (one line per call), .disagreements.EXT (several judges), .batches.json (--batch).
+    .llm-log.jsonl (one line per call), .disagreements.EXT (several judges), .batches.json (--message-batches).
     """
     table_format(dest)
     specs = parse_judges(judge or []) if judge or not count_tokens else []
@@ -80,6 +81,7 @@ def grade(
         raise ConfigError("--name is needed with --judge: it names the columns, e.g. --name qwen7b")
     if name and not NAME.match(name):
         raise ConfigError(f"--name {name!r}: use letters, digits, _ or - (it becomes a column prefix)")
+    batch = aliases.renamed(batch, batch_old, "--message-batches", default=False)
     api = ApiOptions(base_url=base_url, concurrency=concurrency, batch=batch, poll_interval=poll_interval,
                      max_cost=max_cost, dry_run=dry_run, cache=cache, prices=prices, retries=retries,
                      backoff=backoff, timeout=timeout)

@@ -46,10 +46,10 @@ class ApiOptions:
         models in messages (judges, classifiers)."""
         if self.batch:
             if dest == STDIO:
-                raise ConfigError("--batch needs an output file (the batch ids are saved beside it), not -")
+                raise ConfigError("--message-batches needs an output file (the batch ids are saved beside it), not -")
             if not refs or any(r.backend != "anthropic" for r in refs):
-                raise ConfigError(f"--batch works with anthropic {role} only (OpenAI-compatible {role} are called "
-                                  "directly)")
+                raise ConfigError(f"--message-batches works with anthropic {role} only (OpenAI-compatible {role} "
+                                  "are called directly)")
         prices = PriceTable.load(self.prices)
         if self.max_cost is not None:
             for ref in refs:

@@ -20,7 +20,8 @@ OVERWRITE = typer.Option(
 )
 
 # Generation options shared by `s1 generate` and `s1 bench`.
-FORMAT = typer.Option("s1", "--format", help="Thinking format: s1, r1, qwen3 or custom.")
+FORMAT = typer.Option("s1", "--format", metavar="[s1|r1|qwen3|custom]",
+                      help="Thinking format: s1, r1, qwen3 or custom.")
 THINK_START = typer.Option(None, "--think-start", help="With --format custom: the text that opens thinking.")
 THINK_END = typer.Option(None, "--think-end", help="With --format custom: the text that ends thinking.")
 MIN_THINKING = typer.Option(0, "--min-thinking-tokens",
@@ -34,15 +35,17 @@ TOP_P = typer.Option(1.0, "--top-p", help="Nucleus sampling threshold.")
 SEED = typer.Option(0, "--seed", help="Seed; each (id, sample) draws its own reproducible stream.")
 SYSTEM = typer.Option(None, "--system", help="System message for the chat template.")
 BATCH_SIZE = typer.Option(16, "--batch-size", help="Sequences decoded together.")
-DRIVER = typer.Option("auto", "--driver",
+DRIVER = typer.Option("auto", "--driver", metavar="[auto|single|multi]",
                       help="Budget forcing driver: single (one pass), multi (rounds), auto (engine's best).")
-DTYPE = typer.Option("auto", "--dtype", help="hf/vllm weights: auto, float32, bfloat16, float16, float64.")
+DTYPE = typer.Option("auto", "--dtype", metavar="[auto|float32|bfloat16|float16|float64]",
+                     help="hf/vllm weights: auto, float32, bfloat16, float16, float64.")
 DEVICE = typer.Option("auto", "--device", help="hf: auto, cpu, cuda, cuda:1, ...")
 BASE_URL = typer.Option(None, "--base-url", help="openai: the server's base URL, e.g. http://host:8000/v1.")
 TOKENIZER = typer.Option(None, "--tokenizer", help="openai: local tokenizer path or hub id (default: the model name).")
 
 # API-model options shared by `s1 grade` and `s1 classify-msc`.
-BATCH = typer.Option(False, "--batch", help="Use Anthropic Message Batches (half price; resumable).")
+BATCH = typer.Option(False, "--message-batches", help="Use Anthropic Message Batches (half price; resumable).")
+BATCH_OLD = typer.Option(False, "--batch", hidden=True)  # the old name of --message-batches
 POLL_INTERVAL = typer.Option(30.0, "--poll-interval", min=0.0, help="Seconds between batch polls.")
 MAX_COST = typer.Option(None, "--max-cost", min=0.0, metavar="USD",
                                    help="Stop before this run's spending could pass USD (cached replies are free).")
