@@ -26,7 +26,7 @@ s1 bench "$RUNS/caps" --model "vllm:$MODEL" --tasks "$TASKS" \
 s1 bench "$RUNS/waits" --model "vllm:$MODEL" --tasks "$TASKS" \
   --budgets none --num-waits 0,1,2,4,6 --label s1-waits --shard "$SHARD"
 
-# Both sweeps in one report and plot (Control, Scaling, Performance per task): $RUNS/caps/report.md.
+# Both sweeps in one report and plot (Control, Scaling, Performance per task and method: caps, and Wait at each cap): $RUNS/caps/report.md.
 if [[ $SHARD == 0/1 ]]; then
   s1 bench "$RUNS/caps" --compare "$RUNS/waits"
 fi
