@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +50,23 @@ def subprocess_env() -> dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     env.setdefault("HF_HUB_OFFLINE", "1")
     return env
+
+
+def kill_after_answers(api, args, answers: int) -> None:
+    """Run `s1 ARGS` as a process against the fake API (``fakes.anthropic_api.FakeAPI``), let it be
+    answered ``answers`` times (later calls hang until ``api.release()``), then SIGKILL it as a crash would."""
+    from fakes.anthropic_api import KEY
+
+    api.hold_after(answers)
+    proc = subprocess.Popen([sys.executable, "-m", "s1cli.cli", *map(str, args)],
+                            env={**subprocess_env(), "ANTHROPIC_API_KEY": KEY},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while sum(api.answered.values()) < answers and time.monotonic() < deadline:
+        time.sleep(0.05)  # polling the fake server's count; bounded by the deadline
+    time.sleep(0.5)  # let the client commit the last reply to the cache
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
 
 
 @pytest.fixture(scope="session")

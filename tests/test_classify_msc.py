@@ -6,10 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -19,7 +15,7 @@ from s1cli.bundled import load_table
 from s1cli.msc import all_classes, normalize_label
 from s1cli.table import read_rows, write_table
 
-from .conftest import run_s1, subprocess_env
+from .conftest import kill_after_answers, run_s1
 
 MODEL = "claude-3-5-sonnet-20241022"
 NAMES = {c.code: c.name for c in all_classes()}
@@ -290,17 +286,8 @@ def test_faults_are_retried_and_a_hopeless_row_is_left_for_a_rerun(api, tmp_path
 def test_a_run_killed_mid_way_repeats_no_answered_request(api, tmp_path):
     src = write_questions(tmp_path)
     out = tmp_path / "out.jsonl"
-    api.hold_after(6)  # the 7th call and later hang until released
-    env = {**subprocess_env(), "ANTHROPIC_API_KEY": KEY}
-    proc = subprocess.Popen([sys.executable, "-m", "s1cli.cli", "classify-msc", str(src), str(out),
-                             *llm_args(api, tmp_path), "--concurrency", "2"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while sum(api.answered.values()) < 6 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.5)  # let the client commit the last reply to the cache
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    # answered 6 times, then killed while later calls hang
+    kill_after_answers(api, ["classify-msc", src, out, *llm_args(api, tmp_path), "--concurrency", "2"], 6)
     answered_before = set(api.answered)
     assert len(answered_before) == 6
     api.release()

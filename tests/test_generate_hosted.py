@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -23,7 +21,7 @@ from s1cli.refs import ModelRef
 from s1cli.table import read_rows, write_table
 from s1cli.tokens import load_counter
 
-from .conftest import run_s1, subprocess_env
+from .conftest import kill_after_answers, run_s1, subprocess_env
 
 CLAUDE = "claude-sonnet-4-6"  # priced in the built-in table ($3 / $15 per million tokens)
 QUESTIONS = ["What is 1 + 1?", "Sum the integers 1..100.", "Let x = 3. Find x^2. <<redacted>>",
@@ -234,17 +232,10 @@ def test_faults_on_the_chat_api_are_retried_too(api, questions, tmp_path):
 
 def test_a_killed_run_resumes_without_repeating_a_paid_call(api, questions, tmp_path):
     out = tmp_path / "killed.jsonl"
-    api.hold_after(3)  # the 4th call and later hang until released
-    env = {**subprocess_env(), "ANTHROPIC_API_KEY": KEY}
-    proc = subprocess.Popen([sys.executable, "-m", "s1cli.cli", "generate", str(questions), str(out),
-                             *claude_args(api, tmp_path, "--max-thinking-tokens", "1024", "--concurrency", "2")],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while sum(api.answered.values()) < 3 and time.monotonic() < deadline:
-        time.sleep(0.05)  # polling the fake server's count; bounded by the deadline
-    time.sleep(0.5)  # let the client commit the last reply to the cache
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    # answered 3 times, then killed while later calls hang
+    command = ["generate", questions, out,
+               *claude_args(api, tmp_path, "--max-thinking-tokens", "1024", "--concurrency", "2")]
+    kill_after_answers(api, command, 3)
     paid = set(api.answered)
     assert len(paid) == 3
     api.release()

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -18,7 +16,7 @@ from fakes.anthropic_api import KEY, FakeAPI, Fault
 from s1cli.bundled import load_table
 from s1cli.table import read_rows, write_table
 
-from .conftest import run_s1, s1_process, subprocess_env
+from .conftest import kill_after_answers, run_s1, s1_process, subprocess_env
 
 MODEL = "claude-3-5-sonnet-20241022"
 # What each attempt is (marker for the fake judge) and what the rule judge should find.
@@ -144,17 +142,8 @@ def test_faults_are_retried_through_the_cli(api, tmp_path):
 def test_a_run_killed_mid_way_repeats_no_answered_request(api, tmp_path):
     src = write_attempts(tmp_path)
     out = tmp_path / "graded.jsonl"
-    api.hold_after(5)  # the 6th call and later hang until released
-    env = {**subprocess_env(), "ANTHROPIC_API_KEY": KEY}
-    proc = subprocess.Popen([sys.executable, "-m", "s1cli.cli", "grade", str(src), str(out),
-                             *judge_args(api, tmp_path), "--concurrency", "2"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while sum(api.answered.values()) < 5 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.5)  # let the client commit the last reply to the cache
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    # answered 5 times, then killed while later calls hang
+    kill_after_answers(api, ["grade", src, out, *judge_args(api, tmp_path), "--concurrency", "2"], 5)
     answered_before = set(api.answered)
     assert len(answered_before) == 5
     kept = read_rows(out, allow_empty=True) if out.exists() and out.stat().st_size else []
@@ -330,17 +319,8 @@ def test_the_run_after_a_kill_counts_every_paid_call_once_in_the_cost_record(api
     src = write_attempts(tmp_path)
     out = tmp_path / "graded.jsonl"
     record = tmp_path / "graded.cost.json"
-    api.hold_after(5)  # the 6th call and later hang until released
-    env = {**subprocess_env(), "ANTHROPIC_API_KEY": KEY}
-    proc = subprocess.Popen([sys.executable, "-m", "s1cli.cli", "grade", str(src), str(out),
-                             *judge_args(api, tmp_path), "--concurrency", "2"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while sum(api.answered.values()) < 5 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.5)  # let the client take in the last reply
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    # answered 5 times, then killed while later calls hang
+    kill_after_answers(api, ["grade", src, out, *judge_args(api, tmp_path), "--concurrency", "2"], 5)
     assert len(api.usage) == 5
     # the killed run left a provisional record of what it had paid when it was killed
     provisional = json.loads(record.read_text())["runs"]
