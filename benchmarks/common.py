@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -67,19 +66,10 @@ def run_measured(command: Sequence[str], **popen: Any) -> Finished:
 def machine() -> dict[str, Any]:
     """What the figures depend on, now: CPU model, usable CPUs, SIMD flags, load averages (1, 5,
     15 min), and the GPU when the benchmark has imported torch and torch sees one."""
-    model, flags = "", set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            key = key.strip()
-            if key == "model name" and not model:
-                model = value.strip()
-            elif key in ("flags", "Features") and not flags:
-                flags = set(value.split())
-    except OSError:  # not Linux
-        pass
-    model = model or platform.processor() or platform.machine()
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    from s1cli.hardware import cpu, usable_cores
+
+    model, flags = cpu().model, cpu().flags
+    cpus = usable_cores()
     facts: dict[str, Any] = {"cpu": model, "cpus": cpus, "flags": [f for f in FLAGS if f in flags],
                              "load": [round(x, 2) for x in os.getloadavg()]}
     torch = sys.modules.get("torch")

@@ -148,7 +148,7 @@ def generate_command(
                                   gpu_memory_utilization=gpu_memory_utilization, enforce_eager=enforce_eager,
                                   engine_args=engine_arg)
     table_format(dest)
-    given = _given(ctx)
+    given = options.given(ctx)
     hosted_run = None
     if hosted is not None:
         _refuse(given, model, ENGINE_ONLY, FORCING_ONLY)
@@ -204,13 +204,6 @@ def generate_command(
     elapsed = time.perf_counter() - began
     info(ctx, f"wrote {len(jobs):,} rows to {dest}: {produced:,} tokens in {elapsed:.1f} s "
               f"({produced / max(elapsed, 1e-9):,.0f} tok/s)")
-
-
-def _given(ctx: typer.Context) -> set[str]:
-    """The parameters the user set (on the command line or from the environment), not left at their default."""
-    # By name: typer has its own ParameterSource enum, apart from click's.
-    return {name for name in ctx.params
-            if getattr(ctx.get_parameter_source(name), "name", "DEFAULT") not in ("DEFAULT", "DEFAULT_MAP")}
 
 
 def _refuse(given: set[str], model: str, other: dict[str, str], forcing: dict[str, str] | None = None) -> None:

@@ -10,6 +10,13 @@ MAP = typer.Option(
     None, "--map", "-m", metavar="NEW=OLD",
     help="Rename column OLD to NEW as rows are read (repeatable), e.g. --map thinking=thinking_trajectories.",
 )
+def given(ctx: typer.Context) -> set[str]:
+    """The parameters the user set (on the command line or from the environment), not left at their default."""
+    # By name: typer has its own ParameterSource enum, apart from click's.
+    return {name for name in ctx.params
+            if getattr(ctx.get_parameter_source(name), "name", "DEFAULT") not in ("DEFAULT", "DEFAULT_MAP")}
+
+
 LAYOUT = typer.Option(
     None, "--layout", metavar="NAME",
     help=f"Read a published dataset as it ships ({', '.join(LAYOUTS)}): its column map, so no --map is "

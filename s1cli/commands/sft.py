@@ -122,7 +122,7 @@ def sft_command(
 
     if paper:
         # --paper sets the s1 run's procedure where the defaults differ; options given explicitly still win.
-        given = {name for name in ctx.params if getattr(ctx.get_parameter_source(name), "name", "") == "COMMANDLINE"}
+        given = options.given(ctx)
         packing = PAPER["packing"] if "packing" not in given else packing
         loss_average = PAPER["loss_average"] if "loss_average" not in given else loss_average
         micro_batch_size = PAPER["micro_batch_size"] if "micro_batch_size" not in given else micro_batch_size
