@@ -83,7 +83,7 @@ def main() -> None:
                                            (f"busy, {cores} threads (torch's default)", cores, True)):
                 spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
                 try:
-                    time.sleep(0.5 if busy else 0)
+                    time.sleep(0.5 if busy else 0)  # the spinner is running before the command starts
                     measured[setting] = statistics.median(rate(command, threads) for _ in range(args.repeats))
                 finally:
                     if spinner is not None:

@@ -20,7 +20,7 @@ def test_threads_given_or_from_omp_num_threads_are_taken_as_they_are():
 def test_threads_leave_the_cores_other_work_is_busy_on():
     busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
-        time.sleep(0.3)
+        time.sleep(0.3)  # until the spinner is scheduled and counts as running
         assert others_running() >= 1
         chosen = choose_threads(None, {})
         assert 1 <= chosen.count <= max(1, usable_cores() - 1), chosen
