@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import platform
+import shutil
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -60,6 +61,18 @@ def native_cpu_bf16() -> bool:
     if platform.machine().lower() in ("arm64", "aarch64"):
         return "bf16" in flags
     return capability.startswith("AVX512") and any(flag in flags for flag in NATIVE_BF16)
+
+
+def cpp_compiler() -> str | None:
+    """The C++ compiler torch.compile would use on CPU ($CXX, else g++), or None where there is none."""
+    try:
+        from torch._inductor.cpp_builder import get_cpp_compiler
+    except ImportError:  # a torch without inductor's builder: look the usual way
+        return shutil.which(os.environ.get("CXX", "g++"))
+    try:
+        return get_cpp_compiler()
+    except Exception:  # inductor's InvalidCxxCompiler: none found
+        return None
 
 
 def others_running(samples: int = 3, gap: float = 0.005) -> int:

@@ -115,8 +115,13 @@ def test_gradient_checkpointing_recomputes_the_same_step(tmp_path, rows_file, ti
     assert not [w for w in recwarn if "checkpointing" in str(w.message)]  # no deprecated-name FutureWarning
 
 
+def run_record(out: Path) -> dict:
+    return json.loads((out / "s1_sft.json").read_text())
+
+
 def test_compiled_layers_train_like_eager_ones(tmp_path, rows_file, tiny_model):
-    """--compile (torch.compile of each decoder layer) changes how a step is computed, not what."""
+    """--compile (torch.compile of each decoder layer) changes how a step is computed, not what; a short
+    run with the default (auto) stays eager."""
     common = ("--batch-size", "4", "--max-steps", "3", "--lr", "1e-2", "--warmup-ratio", "0")
     sft(rows_file, tmp_path / "eager", tiny_model, *common)
     sft(rows_file, tmp_path / "compiled", tiny_model, *common, "--compile")
@@ -125,7 +130,57 @@ def test_compiled_layers_train_like_eager_ones(tmp_path, rows_file, tiny_model):
         assert a["loss"] == pytest.approx(b["loss"], abs=1e-4)
         assert a["grad_norm"] == pytest.approx(b["grad_norm"], rel=1e-3)
     assert compiled[2]["loss"] < compiled[0]["loss"] - 0.1
-    assert json.loads((tmp_path / "compiled" / "s1_sft.json").read_text())["config"]["compile"] is True
+    assert run_record(tmp_path / "compiled")["config"]["compile"] == "on"
+    assert run_record(tmp_path / "compiled")["result"]["compiled_from_step"] == 1
+    assert run_record(tmp_path / "eager")["config"]["compile"] == "auto"
+    assert run_record(tmp_path / "eager")["result"]["compiled_from_step"] is None  # 3 steps: not worth it
+
+
+def test_auto_compiles_once_the_first_steps_show_the_run_is_long(tmp_path, rows_file, tiny_model, monkeypatch):
+    """The default measures two steps, then compiles when the rest would take longer than the threshold
+    (0 here, so that 5 steps qualify); the compiled steps train as the eager ones do."""
+    common = ("--batch-size", "4", "--max-steps", "5", "--lr", "1e-2", "--warmup-ratio", "0")
+    sft(rows_file, tmp_path / "eager", tiny_model, *common, "--no-compile")
+    monkeypatch.setenv("S1_AUTO_COMPILE_SECONDS", "0")
+    result = sft(rows_file, tmp_path / "auto", tiny_model, *common)
+    assert "torch.compile: auto: each decoder layer from step 3 if the remaining steps would take 0 s" in result.stderr
+    assert "compiling each decoder layer: the remaining 3 steps would take ~" in result.stderr
+    assert run_record(tmp_path / "auto")["result"]["compiled_from_step"] == 3
+    assert run_record(tmp_path / "eager")["result"]["compiled_from_step"] is None
+    for a, b in zip(metrics(tmp_path / "eager"), metrics(tmp_path / "auto"), strict=True):
+        assert a["loss"] == pytest.approx(b["loss"], abs=1e-4)
+        assert a["grad_norm"] == pytest.approx(b["grad_norm"], rel=1e-3)
+
+
+def sft_process(rows_file, out, tiny_model, env: dict, *extra) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "s1cli.cli", "sft", str(rows_file), str(out), "--model",
+                           f"hf:{tiny_model}", "--block-size", "1024", "--batch-size", "4", *extra],
+                          capture_output=True, text=True, env={**quiet_env(), **env})
+
+
+def test_auto_without_a_cpp_compiler_trains_eagerly_and_says_why(tmp_path, rows_file, tiny_model):
+    env = {"CXX": str(tmp_path / "no-such-g++"), "S1_AUTO_COMPILE_SECONDS": "0"}
+    result = sft_process(rows_file, tmp_path / "out", tiny_model, env, "--max-steps", "4")
+    assert result.returncode == 0, result.stderr
+    assert "torch.compile: no (no C++ compiler for torch.compile: set $CXX or install g++" in result.stderr
+    assert run_record(tmp_path / "out")["result"]["compiled_from_step"] is None
+
+
+def test_auto_compile_that_fails_reruns_the_step_eagerly(tmp_path, rows_file, tiny_model):
+    """A compiler that is there but fails (here: one that answers --version and nothing else) costs a
+    line, not the run: the step that failed runs again eagerly and trains as an eager run does."""
+    broken = tmp_path / "broken-g++"
+    broken.write_text('#!/bin/sh\n[ "$1" = --version ] && echo "g++ (broken) 1.0" && exit 0\nexit 1\n')
+    broken.chmod(0o755)
+    env = {"CXX": str(broken), "S1_AUTO_COMPILE_SECONDS": "0", "TORCHINDUCTOR_CACHE_DIR": str(tmp_path / "cache")}
+    common = ("--max-steps", "4", "--lr", "1e-2", "--warmup-ratio", "0")
+    result = sft_process(rows_file, tmp_path / "auto", tiny_model, env, *common)
+    assert result.returncode == 0, result.stderr
+    assert "torch.compile failed (" in result.stderr and "): training on without it" in result.stderr
+    assert run_record(tmp_path / "auto")["result"]["compiled_from_step"] is None
+    sft(rows_file, tmp_path / "eager", tiny_model, "--block-size", "1024", "--batch-size", "4", *common)
+    for a, b in zip(metrics(tmp_path / "eager"), metrics(tmp_path / "auto"), strict=True):
+        assert a["loss"] == pytest.approx(b["loss"], abs=1e-5)
 
 
 def test_compile_without_a_cpp_compiler_is_one_line_exit_2(tmp_path, rows_file, tiny_model):

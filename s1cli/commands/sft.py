@@ -62,10 +62,11 @@ def sft_command(
                                  help="Several examples per forward pass, attention kept within each."),
     gradient_checkpointing: bool = typer.Option(False, "--gradient-checkpointing",
                                                 help="Recompute activations in backward: less memory, ~30% slower."),
-    compile_: bool = typer.Option(
-        False, "--compile",
-        help="torch.compile each decoder layer (fuses norms, RoPE and activations): faster steps once compiled, "
-             "seconds to minutes of compiling first."),
+    compile_: bool | None = typer.Option(
+        None, "--compile/--no-compile", show_default=False,
+        help="torch.compile each decoder layer (fuses norms, RoPE and activations): faster steps after seconds "
+             "to minutes of compiling. Default: auto, on CPU once two steps show the rest of the run would take "
+             "2 minutes or more eagerly (and a C++ compiler is found)."),
     liger: bool = typer.Option(False, "--liger", help="liger-kernel's fused linear cross-entropy (CUDA; pip install "
                                                       "liger-kernel): logits never materialised."),
     long_rows: str = typer.Option("truncate", "--long-rows", metavar="[truncate|drop]",
@@ -114,6 +115,7 @@ def sft_command(
         check_out_dir,
         clear_out_dir,
         decide_device,
+        plan_compile,
         shards_for_states,
         train,
         world,
@@ -133,7 +135,8 @@ def sft_command(
         model=ref.model, format=format_, think_start=think_start, think_end=think_end, system=system,
         answer_prefix=answer_prefix, epochs=epochs, lr=lr, batch_size=batch_size, micro_batch_size=micro_batch_size,
         block_size=block_size, warmup_ratio=warmup_ratio, weight_decay=weight_decay, max_grad_norm=max_grad_norm,
-        packing=packing, gradient_checkpointing=gradient_checkpointing, compile=compile_, liger=liger,
+        packing=packing, gradient_checkpointing=gradient_checkpointing, liger=liger,
+        compile={None: "auto", True: "on", False: "off"}[compile_],
         long_rows=long_rows,
         loss_average=loss_average, precision=precision, max_steps=max_steps, save_every=save_every,
         adam_betas=_betas(adam_betas),
@@ -159,7 +162,8 @@ def sft_command(
     report = build_report(prepared, renderer, config, source=source, rows=rows, world_size=processes,
                           shape=ModelShape.from_pretrained(ref.model), attention=describe_attention(device.attention),
                           shards=shards_for_states(), bf16=device.precision == "bf16",
-                          bf16_emulated=device.bf16_emulated)
+                          bf16_emulated=device.bf16_emulated,
+                          compile=plan_compile(config.compile, cpu=device.cpu, processes=processes).describe())
     if main:
         show_report(ctx, report)
     if preflight_only:
@@ -189,7 +193,8 @@ def sft_command(
             "s1cli": __version__, "command": "sft", "source": source, "model": model,
             "config": config.model_dump(), "processes": processes, "preflight": report.summary(),
             "result": {"steps": result.steps, "total_steps": result.total_steps, "first_loss": result.first_loss,
-                       "last_loss": result.last_loss, "tokens": result.tokens, "seconds": round(result.seconds, 3)},
+                       "last_loss": result.last_loss, "tokens": result.tokens, "seconds": round(result.seconds, 3),
+                       "compiled_from_step": result.compiled_from},
             "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z",
                                                                                        time.localtime(began)),
         })

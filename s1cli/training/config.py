@@ -47,7 +47,7 @@ class SFTConfig(BaseModel):
     packing: bool = True
     gradient_checkpointing: bool = False
     liger: bool = False
-    compile: bool = False
+    compile: Literal["auto", "on", "off"] = "auto"  # auto: see trainer.plan_compile
     long_rows: Literal["truncate", "drop"] = "truncate"
     loss_average: Literal["token", "sequence"] = "token"
     precision: Literal["auto", "bf16", "fp32"] = "auto"

@@ -111,6 +111,7 @@ class Report:
     template_note: str | None
     attention: str
     memory: Memory | None
+    compile: str = ""  # what --compile does in this run
     procedure: str = ""  # packing, loss average, optimizer: where a run may differ from the s1 run's
     sample: list[tuple[str, bool]] = field(default_factory=list)  # (text, carries loss) of the first example
     warnings: list[str] = field(default_factory=list)
@@ -155,6 +156,8 @@ class Report:
                    f"{self.attention}")
         if self.procedure:
             out.append(f"  procedure: {self.procedure}")
+        if self.compile:
+            out.append(f"  torch.compile: {self.compile}")
         if self.memory is not None:
             m = self.memory
             out.append(f"  memory (rough, per process): {_size(m.total)} = weights, grads, AdamW {_size(m.states)} "
@@ -192,7 +195,7 @@ def _percentile(values: Sequence[int], q: float) -> int:
 
 def build_report(prepared: Prepared, renderer: Renderer, config: SFTConfig, *, source: str, rows: Sequence[dict],
                  world_size: int = 1, shape: ModelShape | None = None, attention: str = "sdpa per example",
-                 shards: int = 1, bf16: bool = False, bf16_emulated: bool = False) -> Report:
+                 shards: int = 1, bf16: bool = False, bf16_emulated: bool = False, compile: str = "") -> Report:
     """Check the examples and describe the run. Raises InputError for rows that would train on nothing
     and for a first example whose trained tokens are not the text the format says they are."""
     examples = prepared.examples
@@ -246,7 +249,7 @@ def build_report(prepared: Prepared, renderer: Renderer, config: SFTConfig, *, s
         stop_token=repr(tok.convert_ids_to_tokens(turn_end.stop_id)), stop_is_eos=turn_end.stop_is_eos,
         eos_tokens=[repr(t) for t in tok.convert_ids_to_tokens(renderer.eos_ids)],
         template_note=_template_note(renderer, rows[first.row - 1], first), attention=attention, memory=memory,
-        procedure=describe_procedure(config),
+        procedure=describe_procedure(config), compile=compile,
         sample=[(tok.decode(first.ids[:first.train_start]), False),
                 (tok.decode(first.ids[first.train_start:first.train_end]), True),
                 (tok.decode(first.ids[first.train_end:]), False)],

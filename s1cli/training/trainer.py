@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import json
 import math
+import os
 import shutil
 import signal
 import threading
@@ -23,7 +24,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ..errors import ConfigError
 from ..hardware import native_cpu_bf16
@@ -60,6 +61,7 @@ class TrainResult:
     last_loss: float | None
     tokens: int
     seconds: float
+    compiled_from: int | None = None  # the first step run with compiled layers (None: all eager)
 
 
 def _use_cpu() -> bool:
@@ -116,16 +118,68 @@ def decide_device(precision: str) -> Device:
     return Device(cpu=cpu, precision=precision, attention=attention, bf16_emulated=emulated)
 
 
-def compile_layers(model: Any) -> int:
+def compile_layers(model: Any) -> list[Any]:
     """Regional compilation: ``torch.compile`` each repeated block (the classes transformers lists in
     ``_no_split_modules``, e.g. ``Qwen2DecoderLayer``) rather than the whole model. The blocks share
     their code, so one compilation serves them all; dynamic shapes, since every step's packed row
-    has its own length. Returns how many modules were compiled (the whole model when it lists none)."""
+    has its own length. Returns the compiled modules (the whole model when it lists none)."""
     names = set(getattr(model, "_no_split_modules", None) or ())
-    blocks = [m for m in model.modules() if type(m).__name__ in names]
-    for block in blocks or [model]:
+    blocks = [m for m in model.modules() if type(m).__name__ in names] or [model]
+    for block in blocks:
         block.compile(dynamic=True)
-    return len(blocks) or 1
+    return blocks
+
+
+def uncompile(blocks: Sequence[Any]) -> None:
+    """Undo ``compile_layers``: the modules run eagerly again (``Module.compile`` only sets this)."""
+    for block in blocks:
+        block._compiled_call_impl = None
+
+
+# --compile's default (auto) compiles a run once its first steps show that the rest would take at least
+# this long eagerly. Regional compilation costs 5-30 s on a CPU and makes each step 5-20% faster (see
+# benchmarks/sft.py): below a couple of minutes it does not pay for itself. S1_AUTO_COMPILE_SECONDS
+# overrides it (0: compile any run of 3 steps or more).
+AUTO_COMPILE_SECONDS = 120.0
+COMPILE_DECIDED_AFTER = 2  # steps of this invocation: the first includes warm-up, the second is typical
+
+
+@dataclass(frozen=True)
+class CompilePlan:
+    """What --compile means for this run: compile from the start (``on``), never (``off``), or decide
+    after the first steps (``measure``, the auto default where compiling can work); ``why`` says which."""
+
+    mode: Literal["on", "off", "measure"]
+    why: str
+
+    @property
+    def threshold(self) -> float:
+        return float(os.environ.get("S1_AUTO_COMPILE_SECONDS", AUTO_COMPILE_SECONDS))
+
+    def describe(self) -> str:
+        return {"on": "each decoder layer (--compile)", "off": f"no ({self.why})",
+                "measure": f"auto: {self.why}"}[self.mode]
+
+
+def plan_compile(setting: str, *, cpu: bool, processes: int) -> CompilePlan:
+    """Auto compiles single-process CPU runs that have a C++ compiler and prove long enough: that is
+    where it is measured here (GPUs: --compile, which is untested without one)."""
+    from ..hardware import cpp_compiler
+
+    if setting == "on":
+        return CompilePlan("on", "--compile")
+    if setting == "off":
+        return CompilePlan("off", "--no-compile")
+    if not cpu:
+        return CompilePlan("off", "auto compiles on CPU only; --compile to compile on a GPU")
+    if processes > 1:
+        return CompilePlan("off", "auto compiles single-process runs only; --compile to compile every process")
+    compiler = cpp_compiler()
+    if compiler is None:
+        return CompilePlan("off", "no C++ compiler for torch.compile: set $CXX or install g++ for faster steps")
+    threshold = float(os.environ.get("S1_AUTO_COMPILE_SECONDS", AUTO_COMPILE_SECONDS))
+    return CompilePlan("measure", f"each decoder layer from step {COMPILE_DECIDED_AFTER + 1} if the remaining "
+                                  f"steps would take {threshold:g} s or more without it ({Path(compiler).name})")
 
 
 @contextlib.contextmanager
@@ -135,11 +189,18 @@ def compile_errors(active: bool) -> Any:
     try:
         yield
     except Exception as exc:
-        if active and type(exc).__module__.startswith(("torch._dynamo", "torch._inductor")):
-            lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-            reason = lines[0] if lines else type(exc).__name__
-            raise ConfigError(f"--compile: torch.compile failed ({reason}); run without --compile") from None
+        if active and _from_compiler(exc):
+            raise ConfigError(f"--compile: torch.compile failed ({_first_line(exc)}); run without --compile") from None
         raise
+
+
+def _from_compiler(exc: BaseException) -> bool:
+    return type(exc).__module__.startswith(("torch._dynamo", "torch._inductor"))
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
 
 
 def data_fingerprint(examples: Sequence[Example]) -> str:
@@ -182,8 +243,8 @@ def train(config: SFTConfig, examples: Sequence[Example], tokenizer: Any, out_di
         from liger_kernel.transformers import _apply_liger_kernel_to_instance
 
         _apply_liger_kernel_to_instance(model=model)  # fused linear cross-entropy, RMSNorm, RoPE, SwiGLU
-    if config.compile:
-        compile_layers(model)
+    compile_plan = plan_compile(config.compile, cpu=device.cpu, processes=accelerator.num_processes)
+    compiled = compile_layers(model) if compile_plan.mode == "on" else []
 
     # -- 3. optimizer (no weight decay on biases and norms, as transformers' Trainer) and schedule
     def make_optimizer(module: Any) -> Any:
@@ -235,8 +296,24 @@ def train(config: SFTConfig, examples: Sequence[Example], tokenizer: Any, out_di
         logits = model(**inputs, logits_to_keep=keep).logits[0]  # only where a target is
         return weighted_cross_entropy(logits, batch.targets[0, keep], batch.weights[0, keep])
 
+    def accumulate(passes: Sequence[Any], scale: float) -> Any:
+        """One step's forward and backward passes; gradients accumulate. Returns the step's loss."""
+        step_loss = torch.zeros((), device=accelerator.device)
+        for k, micro in enumerate(passes):
+            batch = collate(micro, examples, pad_id=pad_id, loss_average=config.loss_average)
+            batch = batch.to(accelerator.device)
+            last = k == len(passes) - 1
+            accelerator.sync_gradients = last  # DeepSpeed steps and the optimizer wrapper acts on the last pass
+            with contextlib.nullcontext() if last else accelerator.no_sync(model), \
+                    compile_errors(compile_plan.mode == "on"):
+                loss = forward_loss(batch) * scale
+                accelerator.backward(loss)
+            step_loss += loss.detach()
+        return step_loss
+
     # -- 5. the loop
     model.train()
+    compiled_from = start + 1 if compiled else None
     if main:
         reporter.started(total, start)
     began, tokens_seen, first_loss, last_loss = time.perf_counter(), 0, None, None
@@ -250,17 +327,18 @@ def train(config: SFTConfig, examples: Sequence[Example], tokenizer: Any, out_di
             plan = plan_step(examples, indices, world_size=ranks, micro_batch_size=config.micro_batch_size,
                              block_size=config.block_size, packing=config.packing)
             scale = ranks / step_normalizer(examples, indices, config.loss_average)  # DDP averages over ranks
-            step_loss = torch.zeros((), device=accelerator.device)
             passes = plan[rank]
-            for k, micro in enumerate(passes):
-                batch = collate(micro, examples, pad_id=pad_id, loss_average=config.loss_average)
-                batch = batch.to(accelerator.device)
-                last = k == len(passes) - 1
-                accelerator.sync_gradients = last  # DeepSpeed steps and the optimizer wrapper acts on the last pass
-                with contextlib.nullcontext() if last else accelerator.no_sync(model), compile_errors(config.compile):
-                    loss = forward_loss(batch) * scale
-                    accelerator.backward(loss)
-                step_loss += loss.detach()
+            try:
+                step_loss = accumulate(passes, scale)
+            except Exception as exc:
+                if compile_plan.mode != "measure" or not compiled or not _from_compiler(exc):
+                    raise
+                # auto compiled and the compiler failed: this step again, eagerly, and the rest of the run too
+                say(f"torch.compile failed ({_first_line(exc)}): training on without it")
+                uncompile(compiled)
+                compiled, compiled_from = [], None
+                optimizer.zero_grad(set_to_none=True)
+                step_loss = accumulate(passes, scale)
             # From here until `completed` moves on, weights and step count disagree: no checkpoint.
             updating = True
             grad_norm = accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm or math.inf)
@@ -285,6 +363,13 @@ def train(config: SFTConfig, examples: Sequence[Example], tokenizer: Any, out_di
             updating, completed = False, step + 1
             if main:
                 reporter.step(record)
+            if compile_plan.mode == "measure" and completed - start == COMPILE_DECIDED_AFTER and completed < total:
+                # the step just measured stands for the rest: compile if they would take long enough eagerly
+                remaining = seconds * (total - completed)
+                if remaining >= compile_plan.threshold:
+                    say(f"compiling each decoder layer: the remaining {total - completed:,} steps would take "
+                        f"~{remaining / 60:,.1f} min eagerly (--no-compile to keep eager steps)")
+                    compiled, compiled_from = compile_layers(accelerator.unwrap_model(model)), completed + 1
             if config.save_every and (step + 1) % config.save_every == 0 and step + 1 < total:
                 save_checkpoint(accelerator, out_dir, completed, fingerprint, config.keep_checkpoints, reporter)
                 last_saved = completed
@@ -322,7 +407,8 @@ def train(config: SFTConfig, examples: Sequence[Example], tokenizer: Any, out_di
     accelerator.wait_for_everyone()
     accelerator.end_training()
     return TrainResult(out_dir=out_dir, steps=total - start, total_steps=total, first_loss=first_loss,
-                       last_loss=last_loss, tokens=tokens_seen, seconds=time.perf_counter() - began)
+                       last_loss=last_loss, tokens=tokens_seen, seconds=time.perf_counter() - began,
+                       compiled_from=compiled_from)
 
 
 # ----------------------------------------------------------------------------- checkpoints
