@@ -2,7 +2,7 @@
 
     .venv/bin/pip install trl   # benchmark only; not a dependency of s1cli
     .venv/bin/python benchmarks/sft.py [--rows 16] [--steps 20] [--batch-size 4] [--precision fp32|bf16]
-                                       [--preset small] [--json out.json]
+                                       [--preset small] [--repeat 3] [--busy] [--json out.json]
     # on a GPU: a real model, bf16, and MFU against the device's peak (H100 SXM: 989 dense bf16 TFLOP/s)
     .venv/bin/python benchmarks/sft.py --model models/Qwen2.5-0.5B-Instruct --precision bf16 --peak-tflops 989
 
@@ -14,14 +14,18 @@ table order (`--no-shuffle`; TRL: sequential sampler), with the same optimizer, 
 clipping. TRL runs its fastest setting that keeps the examples of a step equal to s1's:
 padding_free (no pad tokens, position_ids restarting per example).
 
-`s1 sft` runs twice, as it is and with `--compile` (each decoder layer through torch.compile; its
-compile time shows in the wall time, not in tokens/s). TRL gains nothing from `torch_compile=True` here
+`s1 sft` runs twice, with its default options and with `--compile` (each decoder layer through
+torch.compile from the first step; its compile time shows in the wall time, not in tokens/s). The
+default compiles only a run whose first two steps show the rest would take 2 minutes or more, so in
+a short benchmark run it is the eager trainer. TRL gains nothing from `torch_compile=True` here
 (measured: no faster per step, and a minute of recompiles). The last row is a minimal PyTorch loop
 over the same steps (the model's own loss, one example per forward pass, AdamW): what plain code
 does without packing.
 
 Reports tokens/s over steps 2.. (the first warms up), peak RSS, and the largest relative difference
-between s1's and TRL's loss curves. The figures depend on the machine: run it where nothing else runs.
+between s1's and TRL's loss curves. ``--repeat 3`` runs three rounds and reports medians; ``--busy``
+also runs each trainer beside one busy process in the same rounds. The figures depend on the machine:
+emulate an AVX2-only CPU with ``ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2``.
 """
 
 from __future__ import annotations
@@ -190,7 +194,19 @@ def write_inputs(work: Path, n_rows: int, preset: str, model: Path | None) -> tu
     return model, table, tokens
 
 
+def busy_neighbour() -> subprocess.Popen:
+    """One single-threaded spin loop: the usual neighbour on a laptop, in CI or on a shared node."""
+    return subprocess.Popen([sys.executable, "-c", "while True: pass"])
+
+
+def rate(r: dict) -> float:
+    """tokens/s over steps 2.. (the first includes start-up and, with --compile, compilation)."""
+    return sum(r["tokens"][1:]) / max(sum(r["seconds"][1:]), 1e-9)
+
+
 def main() -> None:
+    from statistics import median
+
     from s1cli.training.preflight import ModelShape
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -202,46 +218,72 @@ def main() -> None:
     parser.add_argument("--model", type=Path, help="an HF model directory to train instead (e.g. Qwen2.5-0.5B)")
     parser.add_argument("--peak-tflops", type=float,
                         help="the device's peak dense TFLOP/s at this precision: adds MFU (6 × parameters × tok/s)")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds of every trainer; figures are medians")
+    parser.add_argument("--busy", action="store_true",
+                        help="also run every trainer beside one busy process (a spin loop), in the same rounds")
     args, start = parse_args(parser)
 
-    runners = {"s1 sft (packed)": run_s1, "s1 sft --compile": run_s1_compiled,
+    runners = {"s1 sft (default options)": run_s1, "s1 sft --compile": run_s1_compiled,
                "TRL SFTTrainer (padding-free)": run_trl, "plain PyTorch loop (unpacked)": run_plain}
-    results = {}
+    settings = ["quiet", "busy"] if args.busy else ["quiet"]
+    # rounds[setting][i][trainer]: round i's result. Rounds alternate settings and run the trainers in
+    # turn, so that a slow minute on a shared machine falls on all of them.
+    rounds: dict[str, list[dict[str, dict]]] = {s: [] for s in settings}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         model, rows_file, tokens = write_inputs(work, args.rows, args.preset, args.model)
         parameters = ModelShape.from_pretrained(str(model)).parameters
-        for k, (name, runner) in enumerate(runners.items()):
-            wall, results[name] = timed(lambda r=runner, out=work / f"run{k}": r(
-                model, rows_file, tokens, args.steps, args.batch_size, args.precision, out))
-            results[name]["wall"] = wall
+        for _ in range(args.repeat):
+            for setting in settings:
+                results = {}
+                for k, (name, runner) in enumerate(runners.items()):
+                    neighbour = busy_neighbour() if setting == "busy" else None
+                    try:
+                        wall, results[name] = timed(lambda r=runner, out=work / f"run{k}": r(
+                            model, rows_file, tokens, args.steps, args.batch_size, args.precision, out))
+                    finally:
+                        if neighbour is not None:
+                            neighbour.kill()
+                            neighbour.wait()
+                    results[name]["wall"] = wall
+                    results[name]["tokens_per_s"] = rate(results[name])
+                rounds[setting].append(results)
 
     import torch
 
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else "CPU"
     what = args.model or f"random Qwen2 (s1 tiny --preset {args.preset})"
     print(f"{args.steps} steps × {args.batch_size} rows (MATH500, table order), {what}, {parameters / 1e6:,.1f}M "
-          f"parameters, {args.precision}, {device}")
+          f"parameters, {args.precision}, {device}; {args.repeat} round(s), figures are medians")
     print(machine_line(start))
-    lines = []
-    for name, r in results.items():
-        r["tokens_per_s"] = sum(r["tokens"][1:]) / max(sum(r["seconds"][1:]), 1e-9)
-        mfu = f"{6 * parameters * r['tokens_per_s'] / (args.peak_tflops * 1e12):.1%}" if args.peak_tflops else "-"
-        gpu = f"{r['peak_gpu'] / 2**30:,.1f} GiB" if r.get("peak_gpu") else "-"
-        lines.append((name, f"{r['tokens_per_s']:,.0f}", mfu, f"{r['peak_rss'] / 2**20:,.0f} MiB", gpu,
-                      f"{r['loss'][0]:.4f}", f"{r['loss'][-1]:.4f}", f"{r['wall']:.1f}"))
-    print(table(["trainer", "tok/s", "MFU", "peak RSS", "peak GPU", "first loss", "last loss", "wall s"], lines))
-    s1, compiled, trl, plain = results.values()
-    same_tokens = s1["tokens"] == compiled["tokens"] == [int(t) for t in trl["tokens"]]
+    trl_name = "TRL SFTTrainer (padding-free)"
+    for setting in settings:
+        results = rounds[setting]
+        lines = []
+        for name in runners:
+            runs = [r[name] for r in results]
+            tps = median(r["tokens_per_s"] for r in runs)
+            ratio = median(r[name]["tokens_per_s"] / r[trl_name]["tokens_per_s"] for r in results)
+            mfu = f"{6 * parameters * tps / (args.peak_tflops * 1e12):.1%}" if args.peak_tflops else "-"
+            gpu = f"{max(r['peak_gpu'] or 0 for r in runs) / 2**30:,.1f} GiB" if runs[0].get("peak_gpu") else "-"
+            lines.append((name, f"{tps:,.0f}", f"{ratio:.2f}×", " ".join(f"{r['tokens_per_s']:,.0f}" for r in runs),
+                          mfu, f"{max(r['peak_rss'] for r in runs) / 2**20:,.0f} MiB", gpu,
+                          f"{runs[0]['loss'][-1]:.4f}", f"{median(r['wall'] for r in runs):.1f}"))
+        print(f"\n{setting}" + (" (beside one busy process)" if setting == "busy" else ""))
+        print(table(["trainer", "tok/s", "× TRL", "each round", "MFU", "peak RSS", "peak GPU", "last loss", "wall s"],
+                    lines))
+    first = rounds[settings[0]][0]
+    s1, trl = first["s1 sft (default options)"], first[trl_name]
+    same_tokens = s1["tokens"] == first["s1 sft --compile"]["tokens"] == [int(t) for t in trl["tokens"]]
     n = min(len(s1["loss"]), len(trl["loss"]), 20)
-    for name, r in (("s1 sft", s1), ("s1 sft --compile", compiled)):
-        diff = max(abs(a - b) / abs(b) for a, b in zip(r["loss"][:n], trl["loss"][:n], strict=True))
-        print(f"{name}: {r['tokens_per_s'] / trl['tokens_per_s']:.2f}× TRL, "
-              f"{r['tokens_per_s'] / plain['tokens_per_s']:.2f}× the plain loop; loss curve (first {n} steps) "
-              f"within {diff:.3%} of TRL's")
-    print(f"tokens per step {'identical' if same_tokens else 'DIFFER'} across trainers; tok/s over steps 2-{n} "
-          "(the first includes start-up and compilation: see wall s)")
-    write_json(args.json, results, start)
+    for name in ("s1 sft (default options)", "s1 sft --compile"):
+        diff = max(abs(a - b) / abs(b) for a, b in zip(first[name]["loss"][:n], trl["loss"][:n], strict=True))
+        print(f"{name}: loss curve (first {n} steps) within {diff:.3%} of TRL's")
+    print(f"tokens per step {'identical' if same_tokens else 'DIFFER'} across trainers; tok/s over steps 2-"
+          f"{args.steps} (the first includes start-up and compilation: see wall s); × TRL is the median of the "
+          "rounds' ratios")
+    write_json(args.json, rounds, start, steps=args.steps, batch_size=args.batch_size, precision=args.precision,
+               repeat=args.repeat)
 
 
 if __name__ == "__main__":

@@ -153,9 +153,11 @@ def test_auto_compiles_once_the_first_steps_show_the_run_is_long(tmp_path, rows_
 
 
 def sft_process(rows_file, out, tiny_model, env: dict, *extra) -> subprocess.CompletedProcess:
+    """`s1 sft` in its own process; ``env`` entries set to None are removed."""
+    env = {k: v for k, v in {**quiet_env(), **env}.items() if v is not None}
     return subprocess.run([sys.executable, "-m", "s1cli.cli", "sft", str(rows_file), str(out), "--model",
                            f"hf:{tiny_model}", "--block-size", "1024", "--batch-size", "4", *extra],
-                          capture_output=True, text=True, env={**quiet_env(), **env})
+                          capture_output=True, text=True, env=env)
 
 
 def test_auto_without_a_cpp_compiler_trains_eagerly_and_says_why(tmp_path, rows_file, tiny_model):
@@ -181,6 +183,19 @@ def test_auto_compile_that_fails_reruns_the_step_eagerly(tmp_path, rows_file, ti
     sft(rows_file, tmp_path / "eager", tiny_model, "--block-size", "1024", "--batch-size", "4", *common)
     for a, b in zip(metrics(tmp_path / "eager"), metrics(tmp_path / "auto"), strict=True):
         assert a["loss"] == pytest.approx(b["loss"], abs=1e-5)
+
+
+def test_compiled_kernels_of_one_cpu_isa_are_not_loaded_under_another(tmp_path, rows_file, tiny_model):
+    """Under torch 2.13 a run with ATEN_CPU_CAPABILITY=avx2 and then one without, sharing inductor's
+    default cache, crashed the second; s1 keeps one cache per ISA."""
+    common = ("--max-steps", "1", "--compile")
+    for isa in ("avx2", "default"):
+        env = {"TMPDIR": str(tmp_path), "TORCHINDUCTOR_CACHE_DIR": None, "ATEN_CPU_CAPABILITY": None}
+        env |= {"ATEN_CPU_CAPABILITY": "avx2"} if isa == "avx2" else {}
+        result = sft_process(rows_file, tmp_path / isa, tiny_model, env, *common)
+        assert result.returncode == 0, result.stderr[-2000:]
+    (default,) = tmp_path.glob("torchinductor_*")
+    assert {p.name for p in default.iterdir()} >= {"s1-avx2", f"s1-{torch.backends.cpu.get_cpu_capability().lower()}"}
 
 
 def test_compile_without_a_cpp_compiler_is_one_line_exit_2(tmp_path, rows_file, tiny_model):

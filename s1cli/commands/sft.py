@@ -116,12 +116,15 @@ def sft_command(
         clear_out_dir,
         decide_device,
         plan_compile,
+        separate_compile_cache,
         shards_for_states,
         train,
         world,
         write_run_record,
     )
 
+    if compile_ is not False:
+        separate_compile_cache()
     if paper:
         # --paper sets the s1 run's procedure where the defaults differ; options given explicitly still win.
         given = options.given(ctx)

@@ -130,6 +130,26 @@ def compile_layers(model: Any) -> list[Any]:
     return blocks
 
 
+def separate_compile_cache() -> None:
+    """torch's inductor cache does not tell CPU kernels built for one vector ISA from another's: a run
+    under ``ATEN_CPU_CAPABILITY=avx2`` then one without crashes the second ("double free or corruption",
+    torch 2.13). Unless the user chose a cache directory, keep one per ISA inside torch's default.
+    Called before anything imports ``torch._dynamo``, which fixes the directory for the process."""
+    import getpass
+    import tempfile
+
+    import torch
+
+    if "TORCHINDUCTOR_CACHE_DIR" in os.environ:
+        return
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = f"uid_{os.getuid()}"
+    isa = torch.backends.cpu.get_cpu_capability().lower()
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = os.path.join(tempfile.gettempdir(), f"torchinductor_{user}", f"s1-{isa}")
+
+
 def uncompile(blocks: Sequence[Any]) -> None:
     """Undo ``compile_layers``: the modules run eagerly again (``Module.compile`` only sets this)."""
     for block in blocks:
