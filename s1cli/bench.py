@@ -12,7 +12,8 @@ A bench directory (OUTDIR) holds:
   whose response and reference are unchanged is not graded again;
 - ``summary.csv`` (one row per run and setting), ``scaling.csv`` (Control / Scaling / Performance per
   run, task and method), ``results.json`` (both, as JSON), ``report.md`` and ``scaling.png`` (written
-  by ``report`` and ``plots``).
+  by ``report`` and ``plots``), and ``parallel.png`` (majority voting against budget forcing) when
+  the run has majority voting.
 """
 
 from __future__ import annotations
@@ -30,12 +31,23 @@ from .errors import ConfigError, InputError
 from .evalsets import EvalSet, Subset, select_rows
 from .forcing import Budget
 from .generation import GenerateSpec, Job, Shard, generate, plan
+from .length_control import (
+    BUDGET_FORCING,
+    CLASS,
+    LENGTH_CLASSES,
+    MAJORITY,
+    REJECTION,
+    base_method,
+    instruction_for,
+    is_forced,
+)
 from .metrics import (
     Graded,
     Method,
     MethodMetrics,
     Point,
     RunMetrics,
+    default_ks,
     group_methods,
     method_metrics,
     run_metrics,
@@ -52,27 +64,47 @@ SCALING_FILE = "scaling.csv"
 RESULTS_FILE = "results.json"
 REPORT_FILE = "report.md"
 PLOT_FILE = "scaling.png"
+PARALLEL_PLOT_FILE = "parallel.png"  # majority voting against budget forcing, when both were run
 GENERATIONS_DIR = "generations"
 # Columns that identify a graded sample across runs, tasks and settings.
-SAMPLE_KEY = ("run", "task", "id", "sample", "budget", "num_waits")
+SAMPLE_KEY = ("run", "task", "id", "sample", "budget", "num_waits", "method", "length")
 DROPPED_COLUMNS = ("thinking",)  # long; it stays in the generation tables
 
 
 # ------------------------------------------------------------------------------------------ settings
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Setting:
-    """One point of the sweep: a thinking cap (None = no cap) and a number of forced waits."""
+    """One point of the sweep: a thinking budget (None = no cap) and a number of forced waits, for
+    budget forcing; other methods (``length_control``) state the budget in the prompt, or draw under
+    it (rejection sampling), or ask for a length class (``short``/``long``)."""
 
     budget: int | None
     num_waits: int = 0
+    method: str = BUDGET_FORCING
+    length: str | None = None  # class-conditional: short or long
+    step_tokens: int | None = None  # step-conditional: tokens per step
+    max_tries: int | None = None  # rejection sampling: draws per sample
 
     @property
     def slug(self) -> str:
-        """The generation file's name: ``budget-512``, ``budget-none-waits-2``."""
+        """The generation file's name: ``budget-512``, ``budget-none-waits-2``, and for the other methods
+        ``token-conditional-budget-512``, ``class-conditional-short``, ``rejection-sampling-budget-512-tries-8``."""
         waits = f"-waits-{self.num_waits}" if self.num_waits else ""
-        return f"budget-{'none' if self.budget is None else self.budget}{waits}"
+        budget = f"budget-{'none' if self.budget is None else self.budget}{waits}"
+        if self.method == BUDGET_FORCING:
+            return budget
+        if self.length:
+            return f"{self.method}-{self.length}"
+        extra = (f"-steps-of-{self.step_tokens}" if self.step_tokens else "") + \
+            (f"-tries-{self.max_tries}" if self.max_tries else "")
+        return f"{self.method}-{budget}{extra}"
+
+    @property
+    def order(self) -> tuple:
+        return (self.method != BUDGET_FORCING, self.method, LENGTH_CLASSES.index(self.length) if self.length else -1,
+                *sort_key(self.budget, self.num_waits))
 
 
 def sort_key(budget: int | None, num_waits: int | None) -> tuple:
@@ -121,6 +153,33 @@ def parse_waits(text: str) -> list[int]:
 
 def sweep(budgets: Sequence[int | None], waits: Sequence[int]) -> list[Setting]:
     return sorted((Setting(b, w) for b in budgets for w in waits), key=lambda s: sort_key(s.budget, s.num_waits))
+
+
+UNFORCED = Setting(None, 0)  # the model's own thinking: budget forcing's baseline, majority voting's samples
+
+
+def method_settings(methods: Sequence[str], budgets: Sequence[int | None], waits: Sequence[int], *,
+                    step_tokens: int, max_tries: int) -> list[Setting]:
+    """Every setting the methods need: budget forcing sweeps budgets × waits; majority voting samples
+    the unforced setting; the prompted methods and rejection sampling take each numeric budget;
+    class-conditional asks for short and long thinking, against the unforced setting as its yardstick."""
+    found: list[Setting] = []
+    numeric = [b for b in budgets if b is not None]
+    for method in methods:
+        if method == BUDGET_FORCING:
+            found += sweep(budgets, waits)
+        elif method in (MAJORITY, CLASS):
+            found.append(UNFORCED)
+            found += [Setting(None, 0, CLASS, length) for length in LENGTH_CLASSES] if method == CLASS else []
+        else:
+            if not numeric:
+                raise ConfigError(f"--methods {method} needs numeric --budgets (e.g. --budgets 512,1024)")
+            step = step_tokens if base_method(method) == "step-conditional" else None
+            tries = max_tries if method == REJECTION else None
+            found += [Setting(b, 0, method, None, step, tries) for b in numeric]
+    if any(waits) and BUDGET_FORCING not in methods:
+        raise ConfigError("--num-waits sweeps budget forcing's forced waits: add budget-forcing to --methods")
+    return sorted(dict.fromkeys(found), key=lambda s: s.order)
 
 
 def short_name(model: str) -> str:
@@ -189,6 +248,7 @@ class Unit:
     jobs: list[Job]
     writer: ResumableWriter
     outdir: Path
+    n: int = 1  # samples per question
 
 
 def generation_path(outdir: Path, task: str, setting: Setting, shard: Shard = Shard()) -> Path:
@@ -206,20 +266,33 @@ def generation_files(outdir: Path, task: str, setting: Setting) -> list[Path]:
     return [p for p in [whole, *shards] if p.exists()]
 
 
-def spec_for(base: GenerateSpec, setting: Setting) -> GenerateSpec:
-    return replace(base, budget=replace(base.budget, max_thinking_tokens=setting.budget, num_waits=setting.num_waits))
+def spec_for(base: GenerateSpec, setting: Setting, n: int | None = None) -> GenerateSpec:
+    """The generation of one setting: budget forcing's cap and waits, or another method's prompt, cap
+    (when it enforces one) and draws."""
+    cap = setting.budget if is_forced(setting.method) else None
+    budget = replace(base.budget, max_thinking_tokens=cap, num_waits=setting.num_waits)
+    if setting.method == BUDGET_FORCING:
+        return replace(base, budget=budget, n=n or base.n)
+    instruction = instruction_for(setting.method, budget=setting.budget, length=setting.length,
+                                  step_tokens=setting.step_tokens or 1)
+    return replace(base, budget=budget, n=n or base.n, method=setting.method, instruction=instruction,
+                   max_tries=setting.max_tries or 1)
 
 
 def check_settings(base: GenerateSpec, settings: Iterable[Setting]) -> None:
-    """Every setting's budget must be valid with the fixed options (e.g. a cap below the minimum)."""
+    """Every setting's budget must be valid with the fixed options (e.g. a cap below the minimum), and
+    its method's options too (rejection sampling needs sampling)."""
     for setting in settings:
         Budget(**{**asdict(base.budget), "max_thinking_tokens": setting.budget, "num_waits": setting.num_waits})
+        spec_for(base, setting)
 
 
 def plan_units(outdir: Path, evalsets: Sequence[EvalSet], settings: Sequence[Setting], base: GenerateSpec, *,
-               overwrite: bool = False, shard: Shard = Shard()) -> list[Unit]:
+               overwrite: bool = False, shard: Shard = Shard(), samples: dict[Setting, int] | None = None
+               ) -> list[Unit]:
     """The generation files and the (question, sample) jobs each still lacks: in ``shard``, and in
-    none of the task × setting's files (a run without --shard picks up what its shards made)."""
+    none of the task × setting's files (a run without --shard picks up what its shards made).
+    ``samples`` gives a setting more samples than ``base.n`` (majority voting's)."""
     units = []
     for evalset in evalsets:
         for setting in settings:
@@ -231,8 +304,9 @@ def plan_units(outdir: Path, evalsets: Sequence[EvalSet], settings: Sequence[Set
                 others = []
             writer = ResumableWriter(path, resume=not overwrite)
             done = set(writer.done).union(*(keys_in(p) for p in others))
-            spec = spec_for(base, setting)
-            units.append(Unit(evalset, setting, path, spec, plan(evalset.rows, spec, shard, done=done), writer, outdir))
+            spec = spec_for(base, setting, (samples or {}).get(setting))
+            units.append(Unit(evalset, setting, path, spec, plan(evalset.rows, spec, shard, done=done), writer, outdir,
+                              spec.n))
     return units
 
 
@@ -248,11 +322,12 @@ def run_units(engine: Any, units: Sequence[Unit], on_row: Callable[[int], None] 
     return written
 
 
-def generated_samples(units: Sequence[Unit], n: int, label: str) -> list[Row]:
+def generated_samples(units: Sequence[Unit], label: str) -> list[Row]:
     """The sample rows of every unit, in question order then sample order: each requested question's
-    first ``n`` samples (a file may hold more, from an earlier run with a larger ``--n``)."""
+    first ``unit.n`` samples (a file may hold more, from an earlier run with a larger ``--n``)."""
     rows: list[Row] = []
     for unit in units:
+        n = unit.n
         found: dict[tuple[str, int], Row] = {}
         for path in generation_files(unit.outdir, unit.evalset.name, unit.setting):
             for row in iter_rows(path, allow_empty=True):
@@ -265,13 +340,21 @@ def generated_samples(units: Sequence[Unit], n: int, label: str) -> list[Row]:
                 if row is None:
                     raise InputError(f"{unit.path}: id {question['id']!r} sample {sample} is missing; "
                                      "rerun the same command to generate it")
-                rows.append(sample_row(row, label, unit.evalset.name, unit.setting.num_waits))
+                rows.append(sample_row(row, label, unit.evalset.name, unit.setting))
     return rows
 
 
-def sample_row(row: Row, label: str, task: str, num_waits: int | None) -> Row:
+def sample_row(row: Row, label: str, task: str, setting: Setting) -> Row:
+    """A graded sample: the generation's columns, with the setting it belongs to (for the prompted
+    methods ``budget`` is the budget the prompt stated, which no cap enforced)."""
     kept = {k: v for k, v in row.items() if k not in DROPPED_COLUMNS}
-    return {"run": label, "task": task, **kept, "num_waits": num_waits}
+    return {"run": label, "task": task, **kept, "budget": setting.budget, "num_waits": setting.num_waits,
+            "method": setting.method, "length": setting.length}
+
+
+def method_of(row: Row) -> str:
+    """A sample's method; tables written before there were several (no ``method``) are budget forcing."""
+    return row.get("method") or BUDGET_FORCING
 
 
 # ------------------------------------------------------------------------------------------ predictions
@@ -428,8 +511,11 @@ def order_samples(samples: list[Row]) -> list[Row]:
     first = {}
     for index, row in enumerate(samples):
         first.setdefault((row["run"], row["task"], row["id"]), index)
-    return sorted(samples, key=lambda r: (r["run"], r["task"], sort_key(r.get("budget"), r.get("num_waits")),
-                                          first[(r["run"], r["task"], r["id"])], r.get("sample") or 0))
+    def setting(r: Row) -> tuple:
+        return Setting(r.get("budget"), r.get("num_waits") or 0, method_of(r), r.get("length")).order
+
+    return sorted(samples, key=lambda r: (r["run"], r["task"], setting(r), first[(r["run"], r["task"], r["id"])],
+                                          r.get("sample") or 0))
 
 
 # ------------------------------------------------------------------------------------------ summaries
@@ -439,7 +525,7 @@ def to_graded(row: Row) -> Graded:
     return Graded(question=str(row["id"]), sample=int(row.get("sample") or 0), correct=bool(row.get("correct")),
                   vote=vote_of(row.get("pred"), bool(row.get("correct"))),
                   thinking_tokens=row.get("thinking_tokens"), response_tokens=row.get("response_tokens"),
-                  waits=row.get("waits"))
+                  waits=row.get("waits"), tries=row.get("tries"), accepted=row.get("accepted"))
 
 
 @dataclass(frozen=True)
@@ -450,29 +536,57 @@ class RunSummary:
     budget: int | None
     num_waits: int | None
     metrics: RunMetrics
+    method: str = BUDGET_FORCING
+    length: str | None = None
 
     def as_row(self) -> Row:
         m = self.metrics
         low, high = m.interval if m.interval else (None, None)
-        row: Row = {"run": self.run, "model": self.model, "task": self.task, "budget": self.budget,
-                    "num_waits": self.num_waits, "questions": m.questions, "n": m.n, "samples": m.samples,
+        row: Row = {"run": self.run, "model": self.model, "task": self.task, "method": self.method,
+                    "budget": self.budget, "num_waits": self.num_waits, "length": self.length,
+                    "questions": m.questions, "n": m.n, "samples": m.samples,
                     "accuracy": m.accuracy, "ci_low": low, "ci_high": high}
         row.update({f"pass@{k}": v for k, v in m.pass_at.items()})
         row.update({f"maj@{k}": v for k, v in m.maj_at.items()})
         row.update({"no_answer": m.no_answer, "thinking_tokens": m.thinking_tokens,
                     "response_tokens": m.response_tokens, "waits": m.waits, "within_budget": m.within_budget,
-                    "capped": m.capped})
+                    "capped": m.capped, "tries": m.tries, "accepted": m.accepted})
         return row
+
+    @property
+    def note(self) -> str:
+        """The setting in a few characters, for plot labels: ``512``, ``no cap +2w``, ``short``."""
+        if self.length:
+            return self.length
+        cap = "no cap" if self.budget is None else f"{self.budget:,}"
+        return cap + (f" +{self.num_waits}w" if self.num_waits else "")
+
+    @property
+    def order(self) -> tuple:
+        return Setting(self.budget, self.num_waits or 0, self.method, self.length).order
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    """One point of a method's curve: compute (average thinking tokens per question, for majority voting
+    k times a sample's), accuracy (0..1) with its interval, and a short label."""
+
+    compute: float | None
+    accuracy: float
+    interval: tuple[float, float] | None
+    note: str
+    order: tuple = ()
 
 
 @dataclass(frozen=True)
 class MethodSummary:
-    """The paper's Control / Scaling / Performance of one method of one run on one task."""
+    """The paper's Control / Scaling / Performance of one method of one run on one task, and its curve."""
 
     run: str
     task: str
     method: Method
     metrics: MethodMetrics
+    points: tuple[CurvePoint, ...] = ()
 
     def as_row(self) -> Row:
         m = self.metrics
@@ -485,24 +599,71 @@ class MethodSummary:
 def summarise(samples: Sequence[Row], *, resamples: int = 1000, seed: int = 0,
               a_min: dict[str, float] | None = None) -> tuple[list[RunSummary], list[MethodSummary]]:
     """Metrics per run and setting, and the paper's Control / Scaling / Performance per run, task and
-    method (``metrics.group_methods``: caps, Wait at each cap, the unforced baseline)."""
+    method (``method_summaries``)."""
     groups: dict[tuple, list[Row]] = {}
     for row in samples:
-        groups.setdefault((row["run"], row["task"], row.get("budget"), row.get("num_waits")), []).append(row)
-    order = sorted(groups, key=lambda k: (k[0], k[1], sort_key(k[2], k[3])))
+        key = (row["run"], row["task"], method_of(row), row.get("length"), row.get("budget"), row.get("num_waits"))
+        groups.setdefault(key, []).append(row)
     runs = []
-    for run, task, budget, num_waits in order:
-        rows = groups[(run, task, budget, num_waits)]
+    for run, task, method, length, budget, num_waits in groups:
+        rows = groups[(run, task, method, length, budget, num_waits)]
+        # A prompted method's budget was only asked for: within/capped still measure against it.
         metrics = run_metrics([to_graded(r) for r in rows], budget=budget, resamples=resamples, seed=seed)
-        runs.append(RunSummary(run, rows[0].get("model"), task, budget, num_waits, metrics))
+        runs.append(RunSummary(run, rows[0].get("model"), task, budget, num_waits, metrics, method, length))
+    runs.sort(key=lambda r: (r.run, r.task, r.order))
+    return runs, method_summaries(runs, a_min=a_min)
+
+
+def method_summaries(runs: Sequence[RunSummary], *, a_min: dict[str, float] | None = None) -> list[MethodSummary]:
+    """Each run and task's methods: budget forcing's (``metrics.group_methods``: caps, Wait at each cap,
+    the unforced baseline), majority voting over the unforced samples (k = 1, 2, 4, ... n at k times
+    their thinking), and each other method over its budgets or length classes."""
     methods = []
     for run, task in dict.fromkeys((r.run, r.task) for r in runs):
-        members = {(r.budget, r.num_waits or 0): r for r in runs if (r.run, r.task) == (run, task)}
-        for method, settings_ in group_methods(members).items():
-            points = [Point(members[s].metrics.thinking_tokens, members[s].metrics.accuracy, members[s].budget,
-                            (a_min or {}).get(run, 0.0)) for s in settings_]
+        mine = [r for r in runs if (r.run, r.task) == (run, task)]
+        floor = (a_min or {}).get(run, 0.0)
+        forced = {(r.budget, r.num_waits or 0): r for r in mine if r.method == BUDGET_FORCING}
+        for method, settings_ in group_methods(forced).items():
+            members = [forced[s] for s in settings_]
+            points = [Point(r.metrics.thinking_tokens, r.metrics.accuracy, r.budget, floor) for r in members]
             metrics = method_metrics(points)
             if method.kind == "unforced":  # nothing was asked of its thinking: no limit to respect
                 metrics = replace(metrics, control=None)
-            methods.append(MethodSummary(run, task, method, metrics))
-    return runs, methods
+            methods.append(MethodSummary(run, task, method, metrics, tuple(_curve_point(r) for r in members)))
+        baseline = forced.get((None, 0))
+        if baseline is not None and baseline.metrics.n >= 2:
+            methods.append(_majority(run, task, baseline))
+        for name in dict.fromkeys(r.method for r in mine if r.method != BUDGET_FORCING):
+            members = sorted((r for r in mine if r.method == name), key=lambda r: r.order)
+            if name == CLASS:
+                # No number is asked for: short should think less than the model does unprompted, long more.
+                pivot = baseline.metrics.thinking_tokens if baseline is not None else None
+                points = [Point(r.metrics.thinking_tokens, r.metrics.accuracy,
+                                pivot if r.length == "short" else None, pivot if r.length == "long" else 0.0)
+                          for r in members]
+                metrics = method_metrics(points)
+                if pivot is None:
+                    metrics = replace(metrics, control=None)
+            else:
+                points = [Point(r.metrics.thinking_tokens, r.metrics.accuracy, r.budget, floor) for r in members]
+                metrics = method_metrics(points)
+            methods.append(MethodSummary(run, task, Method(name), metrics,
+                                         tuple(_curve_point(r) for r in members)))
+    return methods
+
+
+def _curve_point(run: RunSummary) -> CurvePoint:
+    return CurvePoint(run.metrics.thinking_tokens, run.metrics.accuracy, run.metrics.interval, run.note, run.order)
+
+
+def _majority(run: str, task: str, unforced: RunSummary) -> MethodSummary:
+    """Parallel scaling: majority voting over k of the unforced samples, at k times their mean thinking."""
+    m = unforced.metrics
+    ks = [1, *default_ks(m.n)]
+    mean = m.thinking_tokens
+    accuracy = {1: m.accuracy, **m.maj_at}
+    points = [Point(None if mean is None else k * mean, accuracy[k]) for k in ks]
+    metrics = replace(method_metrics(points), control=None)  # no limit is asked of it
+    curve = tuple(CurvePoint(p.compute, p.accuracy, m.interval if k == 1 else None, f"k={k}", (k,))
+                  for k, p in zip(ks, points, strict=True))
+    return MethodSummary(run, task, Method(MAJORITY), metrics, curve)

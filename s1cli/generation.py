@@ -10,7 +10,8 @@ from typing import Any
 
 from .engines.base import Engine, Request, Sampling, outcomes
 from .errors import ConfigError
-from .forcing import Budget, ForcingTokens, Outcome
+from .forcing import FORCED, FORCED_LENGTH, Budget, ForcingTokens, Outcome
+from .length_control import Instruction
 from .schema import Row
 from .thinking import ThinkingFormat, build_prompt
 
@@ -54,6 +55,10 @@ class GenerateSpec:
     prompt_column: str = "question"
     batch_size: int = 16
     driver: str = "auto"
+    # Other ways of controlling length (length_control.py): recorded in every row when set.
+    method: str | None = None
+    instruction: Instruction | None = None  # the prompt around each question
+    max_tries: int = 1  # rejection sampling: draws per sample until the thinking ends within the cap
 
     def __post_init__(self) -> None:
         if self.n < 1:
@@ -62,6 +67,13 @@ class GenerateSpec:
             raise ConfigError(f"--batch-size must be at least 1, got {self.batch_size}")
         if self.driver not in ("auto", "single", "multi"):
             raise ConfigError(f"--driver {self.driver!r}: choose auto, single or multi")
+        if self.max_tries < 1:
+            raise ConfigError(f"--max-tries must be at least 1, got {self.max_tries}")
+        if self.max_tries > 1 and self.budget.max_thinking_tokens is None:
+            raise ConfigError("rejection sampling keeps traces that end within a thinking cap: give one")
+        if self.max_tries > 1 and self.sampling.greedy:
+            raise ConfigError("rejection sampling draws again until a trace fits: with --temperature 0 every "
+                              "draw is the same; set --temperature (e.g. 0.7)")
 
 
 # Jobs are decoded in fixed groups of this many batches. A sequence's logits change in their last
@@ -118,22 +130,56 @@ def generate(engine: Engine, jobs: Sequence[Job], spec: GenerateSpec,
     driver = pick_driver(engine, spec.driver)
     prompts: dict[str, list[int]] = {}
 
-    def request(job: Job) -> Request:
+    def request(job: Job, attempt: int = 0) -> Request:
         if job.row["id"] not in prompts:
-            text = build_prompt(tokenizer, job.row[spec.prompt_column], spec.fmt, system=spec.system)
+            question = job.row[spec.prompt_column]
+            if spec.instruction is not None:
+                question = spec.instruction.apply(question)
+            text = build_prompt(tokenizer, question, spec.fmt, system=spec.system)
             prompts[job.row["id"]] = tokenizer(text, add_special_tokens=False)["input_ids"]
-        return Request(job.key, prompts[job.row["id"]])
+        # Each draw of rejection sampling has its own random stream; the first is the plain sample's.
+        return Request(job.key if attempt == 0 else f"{job.key}/try-{attempt}", prompts[job.row["id"]])
 
     for group, wanted in _groups(jobs, GROUP_BATCHES * spec.batch_size):
-        requests = [request(job) for job in group]
-        for index, outcome in outcomes(engine, requests, spec.budget, tokens, spec.sampling, driver,
-                                       spec.batch_size):
+        if spec.max_tries > 1:
+            found = _draw_until_within(engine, [request(job) for job in group], spec, tokens, driver,
+                                       lambda index, attempt, group=group: request(group[index], attempt))
+        else:
+            found = ((index, outcome, 1) for index, outcome in outcomes(
+                engine, [request(job) for job in group], spec.budget, tokens, spec.sampling, driver,
+                spec.batch_size))
+        for index, outcome, tries in found:
             job = wanted.get(group[index].key)
             if job is None:  # already written by an earlier run: decoded again only as a companion
                 continue
             if on_row:
                 on_row(len(outcome.thinking) + len(outcome.response))
-            yield output_row(job, outcome, spec, tokenizer)
+            yield output_row(job, outcome, spec, tokenizer, tries=tries)
+
+
+def overran(outcome: Outcome) -> bool:
+    """Whether a trace's thinking reached the cap (and budget forcing ended it)."""
+    return outcome.finish in (FORCED, FORCED_LENGTH)
+
+
+def _draw_until_within(engine: Engine, requests: list[Request], spec: GenerateSpec, tokens: ForcingTokens,
+                       driver: str, retry: Callable[[int, int], Request]) -> list[tuple[int, Outcome, int]]:
+    """Rejection sampling over one group: every sequence is drawn under the cap; those whose thinking
+    reached it are drawn again (a new random stream each time), together, up to ``max_tries`` draws.
+    Returns (index, the last draw, draws made) per sequence, in order. Which sequences are drawn again
+    depends only on the group's earlier draws, so a resumed run redraws the same ones."""
+    latest: dict[int, Outcome] = {}
+    tries: dict[int, int] = {}
+    pending = list(range(len(requests)))
+    for attempt in range(spec.max_tries):
+        batch = [requests[i] if attempt == 0 else retry(i, attempt) for i in pending]
+        for position, outcome in outcomes(engine, batch, spec.budget, tokens, spec.sampling, driver, spec.batch_size):
+            latest[pending[position]] = outcome
+            tries[pending[position]] = attempt + 1
+        pending = [i for i in pending if overran(latest[i])]
+        if not pending:
+            break
+    return [(i, latest[i], tries[i]) for i in range(len(requests))]
 
 
 def _groups(jobs: Sequence[Job], size: int) -> list[tuple[tuple[Job, ...], dict[str, Job]]]:
@@ -150,9 +196,9 @@ def _groups(jobs: Sequence[Job], size: int) -> list[tuple[tuple[Job, ...], dict[
     return list(found.values())
 
 
-def output_row(job: Job, outcome: Outcome, spec: GenerateSpec, tokenizer: Any) -> Row:
+def output_row(job: Job, outcome: Outcome, spec: GenerateSpec, tokenizer: Any, *, tries: int = 1) -> Row:
     decode = lambda ids: tokenizer.decode(ids, skip_special_tokens=False)  # noqa: E731
-    return {
+    row = {
         **job.row,
         "model": spec.model,
         "sample": job.sample,
@@ -165,3 +211,15 @@ def output_row(job: Job, outcome: Outcome, spec: GenerateSpec, tokenizer: Any) -
         "finish": outcome.finish,
         "seconds": round(outcome.seconds, 4),
     }
+    if spec.method is not None:
+        row["method"] = spec.method
+    if spec.instruction is not None:
+        row["prompt_version"] = spec.instruction.version
+    if spec.max_tries > 1:
+        # No draw ended its thinking within the cap: the last one's answer was forced, so it is not
+        # rejection sampling's answer; the row keeps its thinking and has no answer.
+        accepted = not overran(outcome)
+        row.update({"tries": tries, "accepted": accepted})
+        if not accepted:
+            row["response"], row["response_tokens"] = "", 0
+    return row

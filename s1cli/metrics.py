@@ -84,6 +84,8 @@ class Graded:
     thinking_tokens: int | None = None
     response_tokens: int | None = None
     waits: int | None = None
+    tries: int | None = None  # rejection sampling: draws made
+    accepted: bool | None = None  # rejection sampling: a draw ended its thinking within the cap
 
 
 def vote_of(pred: str | None, correct: bool) -> str | None:
@@ -181,6 +183,8 @@ class RunMetrics:
     within_budget: float | None = None
     capped: float | None = None
     waits: float | None = None
+    tries: float | None = None  # rejection sampling: mean draws per sample
+    accepted: float | None = None  # rejection sampling: the fraction of samples with a draw within the cap
 
 
 def _mean(values: Sequence[float | int | None]) -> float | None:
@@ -226,6 +230,8 @@ def run_metrics(samples: Sequence[Graded], *, budget: int | None = None, ks: Seq
         within_budget=within,
         capped=capped,
         waits=_mean([s.waits for s in samples]),
+        tries=_mean([s.tries for s in samples]),
+        accepted=_mean([None if s.accepted is None else float(s.accepted) for s in samples]),
     )
 
 
@@ -313,18 +319,31 @@ def method_metrics(points: Sequence[Point], threshold: float = SAME_COMPUTE) -> 
 # ------------------------------------------------------------------------------------------ methods
 
 
+# The methods besides budget forcing's (length_control.py), in the order reports list them, with labels.
+OTHER_METHODS = {
+    "majority-vote": "majority voting over k samples (parallel)",
+    "token-conditional": "token-conditional control (prompt)",
+    "token-conditional+budget-forcing": "token-conditional control + budget forcing",
+    "step-conditional": "step-conditional control (prompt)",
+    "step-conditional+budget-forcing": "step-conditional control + budget forcing",
+    "class-conditional": "class-conditional control (short / long prompt)",
+    "rejection-sampling": "rejection sampling (draw until within the cap)",
+}
+
+
 @dataclass(frozen=True)
 class Method:
     """A way of controlling test-time compute, swept over settings: ``cap`` (the cap varies, no waits),
-    ``wait`` (the number of forced waits varies at one ``cap``, None = no cap) or ``unforced`` (the
-    baseline: no cap, no waits)."""
+    ``wait`` (the number of forced waits varies at one ``cap``, None = no cap), ``unforced`` (the
+    baseline: no cap, no waits), or one of ``OTHER_METHODS`` (majority voting, the prompted methods,
+    rejection sampling)."""
 
     kind: str
     cap: int | None = None
 
     @property
     def key(self) -> str:
-        """A short name for tables: ``cap``, ``wait``, ``wait@512``, ``unforced``."""
+        """A short name for tables: ``cap``, ``wait``, ``wait@512``, ``unforced``, ``majority-vote``, ..."""
         return f"wait@{self.cap}" if self.kind == "wait" and self.cap is not None else self.kind
 
     @property
@@ -333,13 +352,22 @@ class Method:
             return "budget forcing: cap"
         if self.kind == "wait":
             return f"budget forcing: extend with Wait ({'no cap' if self.cap is None else f'cap {self.cap:,}'})"
+        if self.kind in OTHER_METHODS:
+            return OTHER_METHODS[self.kind]
         return "no forcing (baseline)"
 
     @property
     def order(self) -> tuple:
-        """Caps first, then Wait at each cap (no cap last), then the baseline."""
-        rank = {"cap": 0, "wait": 1}.get(self.kind, 2)
+        """Caps first, then Wait at each cap (no cap last), then the baseline, then the other methods."""
+        others = list(OTHER_METHODS)
+        rank = {"cap": 0, "wait": 1, "unforced": 2}.get(self.kind, 3 + (others.index(self.kind) if self.kind in others
+                                                                       else len(others)))
         return (rank, self.cap is None, self.cap or 0)
+
+    @property
+    def budget_forcing(self) -> bool:
+        """Sequential scaling by budget forcing (caps, or forced waits)."""
+        return self.kind in ("cap", "wait")
 
 
 def group_methods(settings: Iterable[tuple[int | None, int | None]]) -> dict[Method, list[tuple[int | None, int]]]:

@@ -1,5 +1,6 @@
 """Scaling plots: accuracy against average thinking tokens, one panel per task, one line per run and
-method (caps; forced waits at one cap) — the shape of the s1 paper's Figures 1 and 4.
+method (caps; forced waits at one cap; majority voting; the prompted methods; rejection sampling) —
+the shape of the s1 paper's Figures 1 and 4.
 
 Matplotlib draws off screen (the Agg canvas, without pyplot's global state), so plots work on
 servers and in CI without a display, and concurrent calls do not share a figure.
@@ -9,64 +10,73 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from pathlib import Path
 
-from .bench import RunSummary, sort_key
-from .metrics import Method, group_methods
+from .bench import CurvePoint, MethodSummary
+from .metrics import Method
 
 MARKERS = "osD^vP*X"
 LABEL_SIZE = 7  # points
 # Where a point's label may go, in points from the point (x right, y up), tried in this order.
 LABEL_OFFSETS = ((4, -11), (4, 4), (-4, -11), (-4, 4))
 MERGE_WITHIN = 6  # points: settings this close on the canvas share one label (caps that no longer bind)
-
-
-def _budget_note(run: RunSummary) -> str:
-    cap = "no cap" if run.budget is None else f"{run.budget:,}"
-    return cap + (f" +{run.num_waits}w" if run.num_waits else "")
+# Line styles by method: budget forcing's caps solid and waits dashed, majority voting dotted, the
+# prompted methods and rejection sampling dash-dotted; the baseline is a lone point.
+STYLES = {"cap": "-", "wait": "--", "majority-vote": ":", "unforced": "none"}
+OTHER_STYLE = "-."
+# The methods with a line style of their own name it in the legend; the others are told apart by colour.
+STYLE_NAMES = {"cap": "caps", "wait": "forced Wait", "majority-vote": "majority vote (k samples)"}
 
 
 def _line_style(method: Method) -> str:
-    """Caps are solid lines, forced waits dashed; the baseline is a lone point."""
-    return {"cap": "-", "wait": "--"}.get(method.kind, "none")
+    return STYLES.get(method.kind, OTHER_STYLE)
 
 
-def _series(points: Sequence[RunSummary]) -> list[tuple[Method, list[RunSummary]]]:
-    """One run's settings as methods (caps, Wait at each cap, the baseline), each in sweep order: a
-    line never joins settings of two methods."""
-    members = {(p.budget, p.num_waits or 0): p for p in points}
-    return [(method, [members[s] for s in settings]) for method, settings in group_methods(members).items()]
-
-
-def scaling_figure(runs: Sequence[RunSummary], *, title: str | None = None):
+def scaling_figure(methods: Sequence[MethodSummary], *, title: str | None = None,
+                   keep: Callable[[Method], bool] | None = None):
     """A matplotlib Figure: per task, accuracy (%) against average thinking tokens, one line per run and
-    method (caps solid, forced waits dashed, the unforced baseline a lone point), with 95% intervals
-    and each point labelled by its setting. Settings without token counts are left out."""
+    method (caps solid, forced waits dashed, majority voting dotted at k times a sample's thinking, other
+    methods dash-dotted in a colour each; the unforced baseline a lone point), with 95% intervals and each
+    point labelled by its setting. ``keep`` selects methods; points without token counts are left out."""
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
     from matplotlib.ticker import FuncFormatter, NullFormatter
 
-    tasks = list(dict.fromkeys(r.task for r in runs))
-    labels = list(dict.fromkeys(r.run for r in runs))
-    fig = Figure(figsize=(4.4 * max(1, len(tasks)), 3.8), layout="constrained")
+    methods = [m for m in methods if keep is None or keep(m.method)]
+    tasks = list(dict.fromkeys(m.task for m in methods))
+    labels = list(dict.fromkeys(m.run for m in methods))
+    # Budget forcing and majority voting take the run's colour; every other method a colour of its own.
+    others = list(dict.fromkeys(m.method.kind for m in methods if m.method.kind not in STYLES))
+    several = len(labels) > 1
+    fig = Figure(figsize=(4.4 * max(1, len(tasks)), 3.8 + 0.25 * len(others)), layout="constrained")
     axes = fig.subplots(1, max(1, len(tasks)), squeeze=False)[0]
-    notes: dict[int, list[list[RunSummary]]] = {}
-    waits = False
+    # Labels per panel and run: a setting two methods share (a cap's run without waits) is labelled once.
+    notes: dict[int, dict[str, dict[tuple, CurvePoint]]] = {}
+    styles: set[str] = set()
     for ax_index, (ax, task) in enumerate(zip(axes, tasks, strict=False)):
         xs_all: list[float] = []
         ys_all: list[float] = []
-        for index, label in enumerate(labels):
-            points = [r for r in runs if r.task == task and r.run == label and r.metrics.thinking_tokens is not None]
+        named: set[str] = set()
+        for method in (m for m in methods if m.task == task):
+            points = [p for p in method.points if p.compute is not None]
             if not points:
                 continue
-            notes.setdefault(ax_index, []).append(points)
-            for number, (method, series) in enumerate(_series(points)):
-                xs_all += [p.metrics.thinking_tokens for p in series]
-                # The run names its first line in the legend; the line styles say which method the others are.
-                ys_all += _draw(ax, method, series, index, label if number == 0 else "_nolegend_")
-                waits |= method.kind == "wait"
+            index = labels.index(method.run)
+            kind = method.method.kind
+            if kind in STYLES:
+                colour, name = index, method.run
+                styles.add(kind)
+            else:
+                colour = len(labels) + others.index(kind)
+                name = f"{method.run}: {method.method.label}" if several else method.method.label
+            mine = notes.setdefault(ax_index, {}).setdefault(method.run, {})
+            for p in points:
+                mine.setdefault((p.note, p.compute, p.accuracy), p)
+            xs_all += [p.compute for p in points]
+            ys_all += _draw(ax, method.method, points, colour, index, name if name not in named else "_nolegend_")
+            named.add(name)
         positive = [x for x in xs_all if x > 0]
         if positive and len(positive) == len(xs_all) and max(positive) / min(positive) >= 4:
             ax.set_xscale("log", base=2)  # the paper's figures space budgets by doubling
@@ -76,46 +86,45 @@ def scaling_figure(runs: Sequence[RunSummary], *, title: str | None = None):
         if ys_all:
             ax.set_ylim(*_y_range(min(ys_all), max(ys_all)))
         ax.set_title(task)
-        ax.set_xlabel("average thinking tokens")
+        ax.set_xlabel("average thinking tokens per question")
         ax.set_ylabel("accuracy (%)")
         ax.grid(True, alpha=0.3)
     # One legend for every panel, outside them, so that it covers no point: a run keeps its colour and
-    # marker in every panel, and the line styles tell the methods apart.
+    # marker in every panel, and the line styles tell budget forcing's methods and majority voting apart.
     legend = {name: handle for ax in axes for handle, name in zip(*ax.get_legend_handles_labels(), strict=True)}
-    if waits:
-        legend["caps"] = Line2D([], [], color="0.4", linestyle="-")
-        legend["forced Wait"] = Line2D([], [], color="0.4", linestyle="--")
+    if len(styles & set(STYLE_NAMES)) > 1:
+        for kind in (k for k in STYLE_NAMES if k in styles):
+            legend[STYLE_NAMES[kind]] = Line2D([], [], color="0.4", linestyle=STYLES[kind])
     if legend:
         fig.legend(list(legend.values()), list(legend), fontsize=8, loc="outside lower center",
-                   ncols=min(len(legend), 3 * max(1, len(tasks))))
+                   ncols=min(len(legend), 2 * max(1, len(tasks))))
     if title:
         fig.suptitle(title)
     # Labels go last, placed on the laid-out canvas so that they can be kept apart.
     fig.draw_without_rendering()
     for ax_index, groups in notes.items():
-        _label_points(axes[ax_index], groups)
+        _label_points(axes[ax_index], [list(points.values()) for points in groups.values()])
     return fig
 
 
-def _draw(ax, method: Method, series: list[RunSummary], index: int, run: str) -> list[float]:
-    """One method's line (a run keeps its colour and marker in every panel); returns the y extent
-    drawn, intervals included."""
-    xs = [p.metrics.thinking_tokens for p in series]
-    ys = [p.metrics.accuracy * 100 for p in series]
+def _draw(ax, method: Method, points: list[CurvePoint], colour: int, index: int, name: str) -> list[float]:
+    """One method's line; returns the y extent drawn, intervals included."""
+    xs = [p.compute for p in points]
+    ys = [p.accuracy * 100 for p in points]
     errors = None
     extent = list(ys)
-    if all(p.metrics.interval for p in series):
-        lows = [p.metrics.interval[0] * 100 for p in series]
-        highs = [p.metrics.interval[1] * 100 for p in series]
+    if all(p.interval for p in points):
+        lows = [p.interval[0] * 100 for p in points]
+        highs = [p.interval[1] * 100 for p in points]
         errors = [[y - low for y, low in zip(ys, lows, strict=True)],
                   [high - y for y, high in zip(ys, highs, strict=True)]]
         extent += lows + highs
-    ax.errorbar(xs, ys, yerr=errors, marker=MARKERS[index % len(MARKERS)], color=f"C{index % 10}", capsize=3,
-                linewidth=1.5, linestyle=_line_style(method), markersize=5, label=run)
+    ax.errorbar(xs, ys, yerr=errors, marker=MARKERS[index % len(MARKERS)], color=f"C{colour % 10}", capsize=3,
+                linewidth=1.5, linestyle=_line_style(method), markersize=5, label=name)
     return extent
 
 
-def _label_points(ax, groups: list[list[RunSummary]]) -> None:
+def _label_points(ax, groups: list[list[CurvePoint]]) -> None:
     """Label every setting once. Settings that land on (nearly) the same spot of one run's line — caps
     the model no longer reaches — share one label; a label that would overlap one already placed tries
     the other sides of its point, and is left out when none is free."""
@@ -123,10 +132,10 @@ def _label_points(ax, groups: list[list[RunSummary]]) -> None:
     anchored = []
     for points in groups:
         anchors = []
-        for p in sorted(points, key=lambda p: (p.metrics.thinking_tokens, sort_key(p.budget, p.num_waits))):
-            x, y = p.metrics.thinking_tokens, p.metrics.accuracy * 100
+        for p in sorted(points, key=lambda p: (p.compute, p.order)):
+            x, y = p.compute, p.accuracy * 100
             px, py = ax.transData.transform((x, y)) * to_points
-            anchors.append(((x, y), (px, py), _budget_note(p)))
+            anchors.append(((x, y), (px, py), p.note))
         anchored.append(anchors)
     # Every marker is in the way of every label.
     placed = [(px - 3, py - 3, px + 3, py + 3) for anchors in anchored for _, (px, py), _ in anchors]
@@ -185,9 +194,15 @@ def _y_range(low: float, high: float, margin: float = 5, span: float = 10) -> tu
     return low, high
 
 
-def write_scaling_plot(path: Path, runs: Sequence[RunSummary], *, title: str | None = None) -> None:
+def parallel_and_sequential(method: Method) -> bool:
+    """The methods of the parallel-against-sequential plot: majority voting and budget forcing."""
+    return method.kind in ("majority-vote", "cap", "wait", "unforced")
+
+
+def write_scaling_plot(path: Path, methods: Sequence[MethodSummary], *, title: str | None = None,
+                       keep: Callable[[Method], bool] | None = None) -> None:
     """Write the scaling figure as a PNG, atomically (a temp file renamed into place)."""
-    fig = scaling_figure(runs, title=title)
+    fig = scaling_figure(methods, title=title, keep=keep)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)

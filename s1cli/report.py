@@ -41,7 +41,10 @@ def results(runs: Sequence[RunSummary], methods: Sequence[MethodSummary]) -> dic
                   "scaling": "accuracy points per 1,000 thinking tokens", "performance": "fraction (0..1)",
                   "same_compute": SAME_COMPUTE},
         "settings": [clean(r.as_row()) for r in runs],
-        "methods": [{**clean(m.as_row()), "label": m.method.label, "cap": m.method.cap} for m in methods],
+        "methods": [{**clean(m.as_row()), "label": m.method.label, "cap": m.method.cap,
+                     "points": [{"note": p.note, "thinking_tokens": p.compute, "accuracy": p.accuracy}
+                                for p in m.points]} for m in methods],
+        "parallel_vs_sequential": [clean(row) for row in parallel_vs_sequential(methods)],
     }
 
 
@@ -99,10 +102,45 @@ def method_note(m: MethodSummary) -> str:
             f"pts/1k tok · Performance {performance}")
 
 
-def method_row(m: MethodSummary) -> list[Any]:
+def method_row(m: MethodSummary, rank: int | None = None) -> list[Any]:
     x = m.metrics
-    return [m.task, m.run, m.method.label, x.settings, token_range(x.compute_low, x.compute_high),
+    return [*([] if rank is None else [rank]), m.task, m.run, m.method.label, x.settings,
+            token_range(x.compute_low, x.compute_high),
             pct(x.control, 0), scaling_cell(x.scaling), pairs_cell(m), pct(x.performance)]
+
+
+def ranked(methods: Sequence[MethodSummary]) -> list[tuple[int, MethodSummary]]:
+    """Each task and run's methods ranked as the paper's Table 3 reads: Control first (a method that
+    cannot hold a budget is not a way to control compute), then Scaling, then Performance; a metric that
+    does not apply (the baseline's Control) ranks last. Returns (rank, method) in report order."""
+    def key(m: MethodSummary) -> tuple:
+        x = m.metrics
+        return tuple((v is None, -(v or 0.0)) for v in (x.control, x.scaling, x.performance))
+
+    out = []
+    for group in dict.fromkeys((m.task, m.run) for m in methods):
+        members = sorted((m for m in methods if (m.task, m.run) == group), key=key)
+        out += list(enumerate(members, start=1))
+    return out
+
+
+def parallel_vs_sequential(methods: Sequence[MethodSummary]) -> list[Row]:
+    """Majority voting at each k beside the budget-forcing setting of the same run and task whose average
+    thinking is nearest k samples' thinking: which pays more per token."""
+    rows = []
+    for vote in (m for m in methods if m.method.kind == "majority-vote"):
+        forced = [(m, p) for m in methods if (m.task, m.run) == (vote.task, vote.run) and m.method.budget_forcing
+                  for p in m.points if p.compute is not None]
+        for point in vote.points:
+            if point.compute is None:
+                continue
+            near = min(forced, key=lambda mp: abs(mp[1].compute - point.compute), default=None)
+            rows.append({"task": vote.task, "run": vote.run, "k": point.note.removeprefix("k="),
+                         "thinking_tokens": point.compute, "majority_accuracy": point.accuracy,
+                         "budget_forcing": None if near is None else f"{near[0].method.key} {near[1].note}",
+                         "budget_forcing_thinking_tokens": None if near is None else near[1].compute,
+                         "budget_forcing_accuracy": None if near is None else near[1].accuracy})
+    return rows
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[Any]], align: str) -> list[str]:
@@ -129,7 +167,7 @@ def describe_config(config: dict[str, Any]) -> str:
 
 
 def markdown(runs: Sequence[RunSummary], methods: Sequence[MethodSummary], configs: dict[str, dict[str, Any]], *,
-             plot: str | None = None) -> str:
+             plot: str | None = None, parallel_plot: str | None = None) -> str:
     """The whole report: per task, every run and setting; then Control / Scaling / Performance."""
     lines = ["# s1 bench report", ""]
     labels = list(dict.fromkeys(r.run for r in runs))
@@ -143,37 +181,58 @@ def markdown(runs: Sequence[RunSummary], methods: Sequence[MethodSummary], confi
         questions = max(r.metrics.questions for r in members)
         lines += [f"## {task} ({questions:,} questions)", ""]
         ks = sorted({k for r in members if (k := top_k(r))})
-        header = ["run", "budget", "waits", "thinking tokens", "accuracy % [95% CI]"]
+        several = any(r.method != "budget-forcing" for r in members)
+        header = ["run", *(["method"] if several else []), "budget", "waits", "thinking tokens",
+                  "accuracy % [95% CI]"]
         for k in ks:
             header += [f"pass@{k}", f"maj@{k}"]
         header += ["no answer %", "within budget %", "n"]
         rows = []
         for r in members:
             m = r.metrics
-            row = [r.run, budget_label(r.budget), "–" if r.num_waits is None else r.num_waits,
+            budget = r.length or budget_label(r.budget)
+            row = [r.run, *([r.method] if several else []), budget, "–" if r.num_waits is None else r.num_waits,
                    tokens(m.thinking_tokens), accuracy_cell(r)]
             for k in ks:
                 row += [pct(m.pass_at.get(k)), pct(m.maj_at.get(k))]
             row += [pct(m.no_answer), pct(m.within_budget), m.n]
             rows.append(row)
-        lines += _table(header, rows, "lrrrl" + "rr" * len(ks) + "rrr")
+        lines += _table(header, rows, ("ll" if several else "l") + "rrrl" + "rr" * len(ks) + "rrr")
         lines.append("")
-    lines += ["## Control, Scaling, Performance per method (s1 paper §3.2)", ""]
-    lines += _table(["task", "run", "method", "settings", "thinking tokens", "Control %",
+    lines += ["## Control, Scaling, Performance per method (s1 paper §3.2), ranked", ""]
+    lines += _table(["rank", "task", "run", "method", "settings", "thinking tokens", "Control %",
                      "Scaling (points / 1k thinking tokens)", "pairs", "Performance %"],
-                    [method_row(m) for m in methods], "lllrrrrrr")
+                    [method_row(m, rank) for rank, m in ranked(methods)], "rlllrrrrrr")
     lines.append("")
     if plot:
         lines += [f"![accuracy against average thinking tokens]({plot})", ""]
+    matched = parallel_vs_sequential(methods)
+    if matched:
+        lines += ["## Parallel against sequential scaling at matched thinking tokens", "",
+                  "Majority voting over k unforced samples spends k times a sample's thinking per question; beside "
+                  "each k, the budget-forcing setting whose average thinking is nearest that spend.", ""]
+        lines += _table(["task", "run", "k", "thinking tokens", "majority vote %", "budget forcing setting",
+                         "its thinking tokens", "its accuracy %"],
+                        [[r["task"], r["run"], r["k"], tokens(r["thinking_tokens"]), pct(r["majority_accuracy"]),
+                          r["budget_forcing"] or "–", tokens(r["budget_forcing_thinking_tokens"]),
+                          pct(r["budget_forcing_accuracy"])] for r in matched], "llrrrlrr")
+        lines.append("")
+        if parallel_plot:
+            lines += [f"![majority voting against budget forcing]({parallel_plot})", ""]
     lines += [
         "Accuracy is pass@1 averaged over all samples of every question, with a 95% bootstrap interval over "
         "questions. pass@k is the unbiased estimator; maj@k votes over blocks of k samples (ties go to the answer "
         "seen first). No answer: no final answer could be extracted from the text after the thinking. A method is "
         "one way of controlling thinking, swept over its settings: caps (no waits), forced waits at one cap (from "
-        "that cap's run without waits), or none (the unforced baseline). Control: the share of a method's "
-        "settings whose average thinking stays within its cap; Scaling: the mean slope of accuracy over average "
-        "thinking tokens between every pair of its settings, leaving out pairs whose thinking differs by less "
-        f"than {SAME_COMPUTE:.0%} (pairs: kept of all); Performance: its best accuracy.",
+        "that cap's run without waits), none (the unforced baseline), majority voting over k unforced samples "
+        "(k = 1, 2, 4, ...; maj@k from disjoint blocks of k samples, at k times a sample's average thinking), "
+        "a budget stated in the prompt (in tokens, or in steps), a short or long instruction, or rejection "
+        "sampling (draws under the cap until one ends its thinking within it; none that does: no answer). "
+        "Control: the share of a method's settings whose average thinking stays within the budget asked for "
+        "(class-conditional: short below the unforced thinking, long above it; majority voting and the baseline "
+        "ask for none); Scaling: the mean slope of accuracy over average thinking tokens between every pair of "
+        f"its settings, leaving out pairs whose thinking differs by less than {SAME_COMPUTE:.0%} (pairs: kept of "
+        "all); Performance: its best accuracy. Methods rank by Control, then Scaling, then Performance.",
         "",
     ]
     return "\n".join(lines)

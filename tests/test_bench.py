@@ -183,7 +183,7 @@ def test_plot_labels_of_settings_at_one_spot_do_not_overlap():
     # caps 32, 48, 64 and none no longer bind: four settings on one spot, as in the demo's easy questions
     runs = [setting(8, 7.4, 0.40), setting(16, 12.7, 0.53), setting(24, 15.8, 0.60),
             *(setting(b, 17.43, 0.867) for b in (32, 48, 64, None)), setting(None, 17.9, 0.50, waits=1)]
-    fig = scaling_figure(runs)
+    fig = scaling_figure(lib.method_summaries(runs))
     renderer = FigureCanvasAgg(fig).get_renderer()
     (ax,) = fig.axes
     texts = [t for t in ax.texts if t.get_text()]

@@ -20,7 +20,8 @@ from ..evalsets import Subset, load_tasks, parse_tasks
 from ..forcing import Budget
 from ..generation import GenerateSpec, Shard
 from ..layouts import column_map
-from ..plots import write_scaling_plot
+from ..length_control import BUDGET_FORCING, DEFAULT_MAX_TRIES, DEFAULT_STEP_TOKENS, MAJORITY, parse_methods
+from ..plots import parallel_and_sequential, write_scaling_plot
 from ..report import budget_label, markdown, method_note, pct, tokens, write_results, write_summaries
 from ..schema import Renames
 from ..table import write_table, write_text_atomic
@@ -66,6 +67,20 @@ def bench_command(
     budgets: str = typer.Option("none", "--budgets", help="Thinking caps to sweep, comma-separated; none = no cap."),
     num_waits: str = typer.Option("0", "--num-waits",
                                   help="Forced 'Wait's to sweep, comma-separated (each combined with each budget)."),
+    methods: str = typer.Option(
+        BUDGET_FORCING, "--methods", metavar="METHOD,...",
+        help="Ways of controlling thinking to compare, comma-separated: budget-forcing (caps and --num-waits), "
+             "majority-vote (parallel: --votes unforced samples), token-conditional and step-conditional (the "
+             "prompt states each budget; +budget-forcing also caps it), class-conditional (short / long prompt), "
+             "rejection-sampling (draw until the thinking ends within each budget)."),
+    votes: int = typer.Option(16, "--votes", min=1,
+                              help="majority-vote: unforced samples per question; votes over k = 1, 2, 4, ... of "
+                                   "them."),
+    step_tokens: int = typer.Option(DEFAULT_STEP_TOKENS, "--step-tokens", min=1,
+                                    help="step-conditional: the tokens of a step (a budget B asks for B / this "
+                                         "steps)."),
+    max_tries: int = typer.Option(DEFAULT_MAX_TRIES, "--max-tries", min=1,
+                                  help="rejection-sampling: draws per sample before giving up (no answer)."),
     n: int = typer.Option(None, "--n", help="Samples per question [default: 1; with --predictions: all present]."),
     limit: int = typer.Option(None, "--limit", help="Keep the first N questions of each task."),
     subset: list[str] = typer.Option(None, "--subset", metavar="[TASK:]KEY=VALUES",
@@ -138,7 +153,9 @@ def bench_command(
     compared = _compared_runs(compare or [], outdir)
     if model:
         own, config = _generate(ctx, outdir, model=model, tasks=tasks, budgets=budgets, num_waits=num_waits,
-                                n=n or 1, limit=limit, subsets=subsets, label=label, renames=renames,
+                                methods=parse_methods(methods), votes=votes, step_tokens=step_tokens,
+                                max_tries=max_tries, n=n or 1, limit=limit, subsets=subsets, label=label,
+                                renames=renames,
                                 fmt_args=(format_, think_start, think_end),
                                 budget=Budget(min_thinking_tokens=min_thinking, wait=wait,
                                               max_answer_tokens=max_answer, answer_prefix=answer_prefix),
@@ -186,13 +203,16 @@ def bench_command(
 
 
 def _generate(ctx: typer.Context, outdir: Path, *, model: str, tasks: str | None, budgets: str, num_waits: str,
-              n: int, limit: int | None, subsets: list[Subset], label: str | None, renames: Renames,
+              methods: list[str], votes: int, step_tokens: int, max_tries: int, n: int, limit: int | None,
+              subsets: list[Subset], label: str | None, renames: Renames,
               fmt_args: tuple, budget: Budget, sampling: Sampling, system: str | None, batch_size: int,
               driver: str, engine_options: dict, overwrite: bool, shard: Shard) -> tuple[list[dict] | None, dict]:
     parse_model_ref(model)
     if not tasks:
         raise ConfigError("--model needs --tasks, e.g. --tasks aime24,math500")
-    settings_ = lib.sweep(lib.parse_budgets(budgets), lib.parse_waits(num_waits))
+    settings_ = lib.method_settings(methods, lib.parse_budgets(budgets), lib.parse_waits(num_waits),
+                                    step_tokens=step_tokens, max_tries=max_tries)
+    samples = {lib.UNFORCED: max(n, votes)} if MAJORITY in methods else {}
     fmt = get_format(fmt_args[0], start=fmt_args[1], end=fmt_args[2])
     base = GenerateSpec(model=model, fmt=fmt, budget=budget, sampling=sampling, n=n, system=system,
                         batch_size=batch_size, driver=driver)
@@ -201,21 +221,25 @@ def _generate(ctx: typer.Context, outdir: Path, *, model: str, tasks: str | None
     config = lib.generation_config(base, run_label)
     evalsets = load_tasks(parse_tasks(tasks), subsets=subsets, limit=limit, renames=renames)
     lib.check_config(outdir, config, overwrite=overwrite)
+    if MAJORITY in methods and sampling.greedy:
+        raise ConfigError("--methods majority-vote votes over different samples: with --temperature 0 they are "
+                          "all the same; set --temperature (e.g. 0.7)")
     if n > 1 and sampling.greedy:
         info(ctx, f"note: --n {n} with --temperature 0: greedy samples are identical; "
                   "set --temperature for parallel sampling")
-    units = lib.plan_units(outdir, evalsets, settings_, base, overwrite=overwrite, shard=shard)
+    units = lib.plan_units(outdir, evalsets, settings_, base, overwrite=overwrite, shard=shard, samples=samples)
     todo = sum(len(u.jobs) for u in units)
     held = {e.name: sum(shard.holds(r["id"]) for r in e.rows) for e in evalsets}  # questions in this shard
     for evalset in evalsets:
         note = f" of {evalset.total:,}" if len(evalset.rows) != evalset.total else ""
         in_shard = f" (shard {shard.index}/{shard.count}: {held[evalset.name]:,})" if shard.count > 1 else ""
+        counts = "" if not samples else f" ({max(samples.values())} for majority voting)"
         info(ctx, f"{evalset.name}: {len(evalset.rows):,}{note} questions{in_shard} × {len(settings_)} settings × "
-                  f"{n} samples")
+                  f"{n} samples{counts}")
     if todo == 0:
         info(ctx, f"nothing to generate: every sample is already in {outdir / lib.GENERATIONS_DIR}")
     else:
-        done = sum(held[u.evalset.name] * n for u in units) - todo
+        done = sum(held[u.evalset.name] * u.n for u in units) - todo
         info(ctx, f"generating {todo:,} samples" + (f" ({done:,} already done)" if done else ""))
         engine = load_engine(model, **engine_options)
         if line := settings_line(engine):
@@ -237,7 +261,7 @@ def _generate(ctx: typer.Context, outdir: Path, *, model: str, tasks: str | None
                   f"({produced / max(elapsed, 1e-9):,.0f} tok/s)")
     if shard.count > 1:
         return None, config
-    return lib.generated_samples(units, n, run_label), config
+    return lib.generated_samples(units, run_label), config
 
 
 def _previous_run(outdir: Path, compared: list) -> tuple[list[dict] | None, dict]:
@@ -290,12 +314,18 @@ def _report(ctx: typer.Context, outdir: Path, samples: list[dict], configs: dict
     runs, methods = lib.summarise(samples, resamples=resamples, a_min=a_min)
     write_summaries(outdir / lib.SUMMARY_FILE, outdir / lib.SCALING_FILE, runs, methods)
     write_results(outdir / lib.RESULTS_FILE, runs, methods)
-    write_scaling_plot(outdir / lib.PLOT_FILE, runs)
-    write_text_atomic(outdir / lib.REPORT_FILE, markdown(runs, methods, configs, plot=lib.PLOT_FILE))
+    write_scaling_plot(outdir / lib.PLOT_FILE, methods)
+    parallel = any(m.method.kind == MAJORITY for m in methods)
+    if parallel:
+        write_scaling_plot(outdir / lib.PARALLEL_PLOT_FILE, methods, keep=parallel_and_sequential,
+                           title="majority voting (parallel) against budget forcing (sequential)")
+    write_text_atomic(outdir / lib.REPORT_FILE, markdown(runs, methods, configs, plot=lib.PLOT_FILE,
+                                                         parallel_plot=lib.PARALLEL_PLOT_FILE if parallel else None))
     s = settings(ctx)
     if not s.quiet:
         s.console.print(_rich_table(runs, methods))
-    written = [lib.SUMMARY_FILE, lib.SCALING_FILE, lib.RESULTS_FILE, lib.REPORT_FILE, lib.PLOT_FILE]
+    written = [lib.SUMMARY_FILE, lib.SCALING_FILE, lib.RESULTS_FILE, lib.REPORT_FILE, lib.PLOT_FILE,
+               *([lib.PARALLEL_PLOT_FILE] if parallel else [])]
     if (outdir / lib.SAMPLES_FILE).exists():
         written.insert(0, lib.SAMPLES_FILE)
     info(ctx, f"wrote {', '.join(written)} to {outdir}")
