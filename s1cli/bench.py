@@ -639,7 +639,8 @@ def method_summaries(runs: Sequence[RunSummary], *, a_min: dict[str, float] | No
                 # No number is asked for: short should think less than the model does unprompted, long more.
                 pivot = baseline.metrics.thinking_tokens if baseline is not None else None
                 points = [Point(r.metrics.thinking_tokens, r.metrics.accuracy,
-                                pivot if r.length == "short" else None, pivot if r.length == "long" else 0.0)
+                                pivot if r.length == "short" else None,
+                                pivot if r.length == "long" and pivot is not None else 0.0)
                           for r in members]
                 metrics = method_metrics(points)
                 if pivot is None:
