@@ -30,7 +30,7 @@ from .answers import check
 from .errors import ConfigError, InputError
 from .evalsets import EvalSet, Subset, select_rows
 from .forcing import Budget
-from .generation import GenerateSpec, Job, Shard, generate, plan
+from .generation import GenerateSpec, Job, Shard, generate, plan, with_method
 from .length_control import (
     BUDGET_FORCING,
     CLASS,
@@ -38,8 +38,6 @@ from .length_control import (
     MAJORITY,
     REJECTION,
     base_method,
-    instruction_for,
-    is_forced,
 )
 from .metrics import (
     Graded,
@@ -269,14 +267,9 @@ def generation_files(outdir: Path, task: str, setting: Setting) -> list[Path]:
 def spec_for(base: GenerateSpec, setting: Setting, n: int | None = None) -> GenerateSpec:
     """The generation of one setting: budget forcing's cap and waits, or another method's prompt, cap
     (when it enforces one) and draws."""
-    cap = setting.budget if is_forced(setting.method) else None
-    budget = replace(base.budget, max_thinking_tokens=cap, num_waits=setting.num_waits)
-    if setting.method == BUDGET_FORCING:
-        return replace(base, budget=budget, n=n or base.n)
-    instruction = instruction_for(setting.method, budget=setting.budget, length=setting.length,
-                                  step_tokens=setting.step_tokens or 1)
-    return replace(base, budget=budget, n=n or base.n, method=setting.method, instruction=instruction,
-                   max_tries=setting.max_tries or 1)
+    spec = with_method(base, setting.method, budget=setting.budget, num_waits=setting.num_waits,
+                       length=setting.length, step_tokens=setting.step_tokens or 1, max_tries=setting.max_tries or 1)
+    return replace(spec, n=n or base.n)
 
 
 def check_settings(base: GenerateSpec, settings: Iterable[Setting]) -> None:

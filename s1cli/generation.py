@@ -11,7 +11,7 @@ from typing import Any
 from .engines.base import Engine, Request, Sampling, outcomes
 from .errors import ConfigError
 from .forcing import FORCED, FORCED_LENGTH, Budget, ForcingTokens, Outcome
-from .length_control import Instruction
+from .length_control import BUDGET_FORCING, Instruction, instruction_for, is_forced
 from .schema import Row
 from .thinking import ThinkingFormat, build_prompt
 
@@ -74,6 +74,19 @@ class GenerateSpec:
         if self.max_tries > 1 and self.sampling.greedy:
             raise ConfigError("rejection sampling draws again until a trace fits: with --temperature 0 every "
                               "draw is the same; set --temperature (e.g. 0.7)")
+
+
+def with_method(base: GenerateSpec, method: str, *, budget: int | None, num_waits: int = 0, length: str | None = None,
+                step_tokens: int = 1, max_tries: int = 1) -> GenerateSpec:
+    """``base`` set to one method's setting (length_control.py): budget forcing caps at ``budget``; the
+    prompted methods state it in the prompt (and cap only with +budget-forcing); class-conditional asks
+    for ``length``; rejection sampling draws under the cap up to ``max_tries`` times."""
+    cap = budget if is_forced(method) else None
+    forced = replace(base, budget=replace(base.budget, max_thinking_tokens=cap, num_waits=num_waits))
+    if method == BUDGET_FORCING:
+        return forced
+    instruction = instruction_for(method, budget=budget, length=length, step_tokens=step_tokens)
+    return replace(forced, method=method, instruction=instruction, max_tries=max_tries)
 
 
 # Jobs are decoded in fixed groups of this many batches. A sequence's logits change in their last

@@ -278,3 +278,39 @@ def test_methods_rank_by_control_then_scaling_then_performance_and_votes_meet_th
     assert [(r["k"], r["thinking_tokens"], r["majority_accuracy"]) for r in rows] == \
         [("1", 200, 0.5), ("2", 400, 0.55), ("4", 800, 0.6)]
     assert [r["budget_forcing"] for r in rows] == ["cap 100", "cap 400", "cap 400"]  # caps and waits only
+
+
+# ------------------------------------------------------------------------------------------ generate
+
+
+def test_generate_runs_one_setting_of_a_method(tmp_path, stopper_model):
+    questions = write_questions(tmp_path / "q.jsonl")
+    common = ("--model", f"hf:{stopper_model}", "--temperature", "1", "--max-answer-tokens", "4", "--n", "2")
+    result = run_s1("generate", questions, tmp_path / "rs.jsonl", *common, "--method", "rejection-sampling",
+                    "--max-thinking-tokens", "4", "--max-tries", "3")
+    assert result.exit_code == 0, result.stderr
+    rows = read_rows(tmp_path / "rs.jsonl")
+    assert len(rows) == 12 and {r["method"] for r in rows} == {"rejection-sampling"}
+    assert all(r["thinking_tokens"] <= 4 and r["response"] != "" for r in rows if r["accepted"])
+    assert all(r["tries"] == 3 and r["response"] == "" for r in rows if not r["accepted"])
+    result = run_s1("generate", questions, tmp_path / "short.jsonl", *common, "--method", "class-conditional",
+                    "--length", "short")
+    assert result.exit_code == 0, result.stderr
+    rows = read_rows(tmp_path / "short.jsonl")
+    assert {r["prompt_version"].split("@")[0] for r in rows} == {"length_short_v1"} and "tries" not in rows[0]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--method", "token-conditional"), "--method token-conditional needs --max-thinking-tokens"),
+    (("--method", "class-conditional"), "--length short|long goes with --method class-conditional"),
+    (("--length", "short"), "--length short|long goes with --method class-conditional"),
+    (("--method", "majority-vote"), "majority voting is --n samples"),
+    (("--method", "step-conditional", "--max-thinking-tokens", "8", "--num-waits", "2"), "are budget forcing's"),
+])
+def test_generate_method_options_that_cannot_work_are_one_line(tmp_path, tiny_model, args, message):
+    questions = write_questions(tmp_path / "q.jsonl")
+    result = run_s1("generate", questions, tmp_path / "out.jsonl", "--model", f"hf:{tiny_model}", *args)
+    assert result.exit_code == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: ") and message in line
+    assert not (tmp_path / "out.jsonl").exists()

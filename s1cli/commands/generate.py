@@ -14,9 +14,19 @@ from ..engines.base import Sampling
 from ..engines.engine_args import vllm_options
 from ..errors import ConfigError
 from ..forcing import Budget
-from ..generation import GenerateSpec, Shard, generate, plan
+from ..generation import GenerateSpec, Shard, generate, plan, with_method
 from ..hosted_generation import HostedSpec, check_prompts, estimate, generation_calls, hosted_ref, thinking_api
 from ..layouts import column_map
+from ..length_control import (
+    BUDGET_FORCING,
+    CLASS,
+    DEFAULT_MAX_TRIES,
+    DEFAULT_STEP_TOKENS,
+    LENGTH_CLASSES,
+    MAJORITY,
+    METHODS,
+    REJECTION,
+)
 from ..llm.prices import PriceTable
 from ..llm.rows import RowJob
 from ..refs import ModelRef, parse_model_ref
@@ -50,13 +60,32 @@ MODELS = ("hf", "vllm", "openai", "anthropic", "openai-chat")
 ENGINE_ONLY = {"format_": "--format", "think_start": "--think-start", "think_end": "--think-end",
                "wait": "--wait-string", "answer_prefix": "--answer-prefix", "batch_size": "--batch-size",
                "driver": "--driver", "dtype": "--dtype", "device": "--device"}
-FORCING_ONLY = {"num_waits": "--num-waits", "min_thinking": "--min-thinking-tokens"}
+FORCING_ONLY = {"num_waits": "--num-waits", "min_thinking": "--min-thinking-tokens", "method": "--method",
+                "length": "--length", "step_tokens": "--step-tokens", "max_tries": "--max-tries"}
 HOSTED_ONLY = {"concurrency": "--concurrency", "batch": "--message-batches", "batch_old": "--batch",
                "poll_interval": "--poll-interval",
                "max_cost": "--max-cost", "dry_run": "--dry-run", "cache": "--cache", "prices": "--prices",
                "retries": "--retries", "backoff": "--backoff", "timeout": "--timeout", "max_tokens": "--max-tokens",
                "reasoning_effort": "--reasoning-effort", "thinking_api_": "--thinking-api"}
 DEFAULT_COUNTER = "tiktoken:cl100k_base"
+
+
+def _with_method(spec: GenerateSpec, method: str, *, length: str | None, step_tokens: int,
+                 max_tries: int) -> GenerateSpec:
+    """--method on top of the budget options: one setting of one of bench's methods."""
+    if method not in METHODS or method == MAJORITY:
+        hint = " (majority voting is --n samples, voted on by s1 bench)" if method == MAJORITY else ""
+        raise ConfigError(f"--method {method!r}: choose one of {', '.join(m for m in METHODS if m != MAJORITY)}{hint}")
+    if (length is not None) != (method == CLASS):
+        raise ConfigError("--length short|long goes with --method class-conditional, and it needs one")
+    if length is not None and length not in LENGTH_CLASSES:
+        raise ConfigError(f"--length {length!r}: choose short or long")
+    if method != BUDGET_FORCING and (spec.budget.num_waits or spec.budget.min_thinking_tokens):
+        raise ConfigError(f"--method {method}: --num-waits and --min-thinking-tokens are budget forcing's")
+    if method not in (BUDGET_FORCING, CLASS) and spec.budget.max_thinking_tokens is None:
+        raise ConfigError(f"--method {method} needs --max-thinking-tokens (the budget it states or enforces)")
+    return with_method(spec, method, budget=spec.budget.max_thinking_tokens, length=length, step_tokens=step_tokens,
+                       max_tries=max_tries if method == REJECTION else 1)
 
 
 def generate_command(
@@ -75,6 +104,19 @@ def generate_command(
         help="Cap thinking at N tokens, then force its end and the answer (default: no cap)."),
     min_thinking: int = options.MIN_THINKING,
     num_waits: int = typer.Option(0, "--num-waits", help="Extend thinking up to K times when the model tries to stop."),
+    method: str = typer.Option(
+        BUDGET_FORCING, "--method", metavar="[" + "|".join(m for m in METHODS if m != MAJORITY) + "]",
+        help="How --max-thinking-tokens controls thinking: budget-forcing caps it; token-conditional and "
+             "step-conditional state it in the prompt (+budget-forcing: and cap it); class-conditional asks for "
+             "--length; rejection-sampling draws under the cap until the thinking ends within it (--max-tries)."),
+    length: str = typer.Option(None, "--length", metavar="[short|long]",
+                               help="--method class-conditional: ask for short or long thinking."),
+    step_tokens: int = typer.Option(DEFAULT_STEP_TOKENS, "--step-tokens", min=1,
+                                    help="--method step-conditional: tokens per step (N tokens ask for N / this "
+                                         "steps)."),
+    max_tries: int = typer.Option(DEFAULT_MAX_TRIES, "--max-tries", min=1,
+                                  help="--method rejection-sampling: draws per sample; none within the cap: no "
+                                       "answer (columns tries, accepted)."),
     wait: str = options.WAIT,
     max_answer: int = options.MAX_ANSWER,
     answer_prefix: str = options.ANSWER_PREFIX,
@@ -172,6 +214,7 @@ def generate_command(
             sampling=Sampling(temperature=temperature, top_p=top_p, seed=seed),
             n=n, system=system, prompt_column=prompt_column, batch_size=batch_size, driver=driver,
         )
+        spec = _with_method(spec, method, length=length, step_tokens=step_tokens, max_tries=max_tries)
     rows = read_rows(source, require=["id", prompt_column], renames=column_map(map_, layout))
     if hosted_run is not None:
         check_prompts(rows, prompt_column, display_name(source))
