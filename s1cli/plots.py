@@ -50,7 +50,9 @@ def scaling_figure(methods: Sequence[MethodSummary], *, title: str | None = None
     # Budget forcing and majority voting take the run's colour; every other method a colour of its own.
     others = list(dict.fromkeys(m.method.kind for m in methods if m.method.kind not in STYLES))
     several = len(labels) > 1
-    fig = Figure(figsize=(4.4 * max(1, len(tasks)), 3.8 + 0.25 * len(others)), layout="constrained")
+    # Other methods name themselves in the legend, one per line: room for their labels below the panels.
+    width = max(4.4 * max(1, len(tasks)), 6.4 if others else 0)
+    fig = Figure(figsize=(width, 3.8 + 0.22 * (len(others) + len(labels))), layout="constrained")
     axes = fig.subplots(1, max(1, len(tasks)), squeeze=False)[0]
     # Labels per panel and run: a setting two methods share (a cap's run without waits) is labelled once.
     notes: dict[int, dict[str, dict[tuple, CurvePoint]]] = {}
@@ -96,10 +98,11 @@ def scaling_figure(methods: Sequence[MethodSummary], *, title: str | None = None
         for kind in (k for k in STYLE_NAMES if k in styles):
             legend[STYLE_NAMES[kind]] = Line2D([], [], color="0.4", linestyle=STYLES[kind])
     if legend:
+        long = max(len(name) for name in legend) > 28
         fig.legend(list(legend.values()), list(legend), fontsize=8, loc="outside lower center",
-                   ncols=min(len(legend), 2 * max(1, len(tasks))))
+                   ncols=1 if long and len(tasks) < 2 else min(len(legend), 2 * max(1, len(tasks))))
     if title:
-        fig.suptitle(title)
+        fig.suptitle(title, fontsize=10)
     # Labels go last, placed on the laid-out canvas so that they can be kept apart.
     fig.draw_without_rendering()
     for ax_index, groups in notes.items():

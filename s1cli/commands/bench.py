@@ -318,7 +318,7 @@ def _report(ctx: typer.Context, outdir: Path, samples: list[dict], configs: dict
     parallel = any(m.method.kind == MAJORITY for m in methods)
     if parallel:
         write_scaling_plot(outdir / lib.PARALLEL_PLOT_FILE, methods, keep=parallel_and_sequential,
-                           title="majority voting (parallel) against budget forcing (sequential)")
+                           title="majority voting (parallel)\nagainst budget forcing (sequential)")
     write_text_atomic(outdir / lib.REPORT_FILE, markdown(runs, methods, configs, plot=lib.PLOT_FILE,
                                                          parallel_plot=lib.PARALLEL_PLOT_FILE if parallel else None))
     s = settings(ctx)
@@ -334,23 +334,29 @@ def _report(ctx: typer.Context, outdir: Path, samples: list[dict], configs: dict
 def _rich_table(runs: list, methods: list) -> Table:
     several = len({r.run for r in runs}) > 1
     waits = any(r.num_waits for r in runs)
+    methods_shown = len({r.method for r in runs}) > 1
     tops = {max(r.metrics.pass_at, default=None) for r in runs}
     top = next(iter(tops)) if len(tops) == 1 else None  # one k for every row: name it in the header
     sampled = tops != {None}
     # Short headers keep the table within 80 columns; report.md spells them out.
+    abbreviations = "; BF budget forcing, TCC/SCC/CCC token/step/class-conditional, RS rejection sampling" \
+        if methods_shown else ""
     table = Table(title="s1 bench: accuracy against thinking tokens (cap: budget; tokens: average thinking; "
-                  "none: no answer)", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+                  f"none: no answer{abbreviations})", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("task", no_wrap=True, min_width=4)
     if several:
         table.add_column("run", no_wrap=True, min_width=3)
+    if methods_shown:
+        table.add_column("method", no_wrap=True)
     columns = ["cap", *(["waits"] if waits else []), "tokens", "acc %", "95% CI",
                *([f"pass@{top or 'k'}", f"maj@{top or 'k'}"] if sampled else []), "none %"]
     for name in columns:
-        table.add_column(name, justify="right", no_wrap=True)
+        table.add_column(name, justify="right", no_wrap=True, min_width=5 if name == "cap" and methods_shown else None)
     for r in runs:
         m = r.metrics
         k = max(m.pass_at, default=None)
-        cells = [r.task, *([r.run] if several else []), budget_label(r.budget)]
+        cells = [r.task, *([r.run] if several else []), *([_short(r.method)] if methods_shown else []),
+                 r.length or budget_label(r.budget)]
         if waits:
             cells.append("–" if r.num_waits is None else str(r.num_waits))
         cells += [tokens(m.thinking_tokens), pct(m.accuracy),
@@ -365,6 +371,15 @@ def _rich_table(runs: list, methods: list) -> Table:
     table.caption = "\n".join(notes)
     table.caption_justify = "left"
     return table
+
+
+# The paper's abbreviations (Table 3), for the terminal table, where width is short.
+ABBREVIATIONS = {"budget-forcing": "BF", "token-conditional": "TCC", "step-conditional": "SCC",
+                 "class-conditional": "CCC", "rejection-sampling": "RS"}
+
+
+def _short(method: str) -> str:
+    return "+".join(ABBREVIATIONS.get(part, part) for part in method.split("+"))
 
 
 def register(app: typer.Typer) -> None:
