@@ -76,13 +76,15 @@ class GenerateSpec:
                               "draw is the same; set --temperature (e.g. 0.7)")
 
 
-def with_method(base: GenerateSpec, method: str, *, budget: int | None, num_waits: int = 0, length: str | None = None,
-                step_tokens: int = 1, max_tries: int = 1) -> GenerateSpec:
+def with_method(base: GenerateSpec, method: str, *, budget: int | None, num_waits: int | None = None,
+                length: str | None = None, step_tokens: int = 1, max_tries: int = 1) -> GenerateSpec:
     """``base`` set to one method's setting (length_control.py): budget forcing caps at ``budget``; the
     prompted methods state it in the prompt (and cap only with +budget-forcing); class-conditional asks
-    for ``length``; rejection sampling draws under the cap up to ``max_tries`` times."""
+    for ``length``; rejection sampling draws under the cap up to ``max_tries`` times. ``num_waits``
+    None keeps the base's."""
     cap = budget if is_forced(method) else None
-    forced = replace(base, budget=replace(base.budget, max_thinking_tokens=cap, num_waits=num_waits))
+    waits = base.budget.num_waits if num_waits is None else num_waits
+    forced = replace(base, budget=replace(base.budget, max_thinking_tokens=cap, num_waits=waits))
     if method == BUDGET_FORCING:
         return forced
     instruction = instruction_for(method, budget=budget, length=length, step_tokens=step_tokens)
