@@ -8,11 +8,12 @@ how a generated text splits into thinking and response.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ConfigError
+from .errors import ConfigError, Notice
 
 
 @dataclass(frozen=True)
@@ -73,10 +74,7 @@ def build_prompt(tokenizer: Any, question: str, fmt: ThinkingFormat, *, system: 
     with ``<think>\\n``) do not get a second opener. Tokenizers without a chat template get the
     question as is.
     """
-    messages: list[Mapping[str, str]] = []
-    if system:
-        messages.append({"role": "system", "content": system})
-    messages.append({"role": "user", "content": question})
+    messages = opening_messages(tokenizer, question, system)
     if getattr(tokenizer, "chat_template", None):
         prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True,
                                                **dict(fmt.chat_template_kwargs))
@@ -85,6 +83,37 @@ def build_prompt(tokenizer: Any, question: str, fmt: ThinkingFormat, *, system: 
     if prompt.rstrip().endswith(fmt.start.strip()):
         return prompt
     return prompt + fmt.start
+
+
+def refuses_system(tokenizer: Any) -> bool:
+    """Whether the tokenizer's chat template has no system role (Gemma's raises "System role not
+    supported"): it renders a user turn alone but not after a system message."""
+    if not getattr(tokenizer, "chat_template", None):
+        return False
+    user = {"role": "user", "content": "Q"}
+    try:
+        tokenizer.apply_chat_template([{"role": "system", "content": "S"}, user], tokenize=False,
+                                      add_generation_prompt=True)
+    except Exception:
+        try:
+            tokenizer.apply_chat_template([user], tokenize=False, add_generation_prompt=True)
+        except Exception:
+            return False  # it refuses more than the system role: let the caller's error say so
+        return True
+    return False
+
+
+def opening_messages(tokenizer: Any, question: str, system: str | None) -> list[Mapping[str, str]]:
+    """The system message (if any) and the question. A template without a system role gets the
+    system text at the start of the first user message instead, as those models' own guides do,
+    and the user a note that says so."""
+    if not system:
+        return [{"role": "user", "content": question}]
+    if refuses_system(tokenizer):
+        warnings.warn(Notice("the model's chat template has no system role: --system is put before the question, "
+                             "in the first user message"), stacklevel=2)
+        return [{"role": "user", "content": f"{system}\n\n{question}"}]
+    return [{"role": "system", "content": system}, {"role": "user", "content": question}]
 
 
 def single_token_id(tokenizer: Any, text: str) -> int | None:

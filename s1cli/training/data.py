@@ -29,7 +29,7 @@ import numpy as np
 from ..engines.base import eos_ids_of
 from ..errors import ConfigError, InputError
 from ..hub import model_source, offline_hint
-from ..thinking import ThinkingFormat, build_prompt
+from ..thinking import ThinkingFormat, build_prompt, opening_messages
 
 IGNORE = -100
 # Stands in for the answer when asking the template what it writes after an assistant turn.
@@ -111,9 +111,8 @@ class Renderer:
         compare with what is trained on."""
         if not getattr(self.tokenizer, "chat_template", None):
             return None
-        messages = ([{"role": "system", "content": self.system}] if self.system else [])
-        messages += [{"role": "user", "content": question},
-                     {"role": "assistant", "content": self.fmt.start + completion}]
+        messages = [*opening_messages(self.tokenizer, question, self.system),
+                    {"role": "assistant", "content": self.fmt.start + completion}]
         try:
             return self.tokenizer.apply_chat_template(messages, tokenize=False, **dict(self.fmt.chat_template_kwargs))
         except Exception:  # a template that refuses the exchange is reported, not fatal
