@@ -111,6 +111,7 @@ def sft_command(
     from ..training.preflight import ModelShape, build_report, describe_attention
     from ..training.trainer import (
         Reporter,
+        check_architecture,
         check_liger,
         check_out_dir,
         clear_out_dir,
@@ -161,6 +162,7 @@ def sft_command(
                                         long_rows=config.long_rows, source=source, system=system,
                                         answer_prefix=answer_prefix, eos_ids=eos_ids)
     processes, main = world()
+    check_architecture(ref.model)
     device = decide_device(config.precision)
     report = build_report(prepared, renderer, config, source=source, rows=rows, world_size=processes,
                           shape=ModelShape.from_pretrained(ref.model), attention=describe_attention(device.attention),

@@ -1,4 +1,4 @@
-"""``s1 tiny``: build a tiny offline Qwen2 model and tokenizer."""
+"""``s1 tiny``: build a tiny offline model (Qwen2, or another family's architecture) and tokenizer."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from ..errors import ConfigError
-from ..tiny import PRESETS, TINY_RECORD, build_tiny, read_record, spec_for
+from ..tiny import ARCHS, PRESETS, TINY_RECORD, build_tiny, read_record, spec_for
 from .ui import info
 
 EXAMPLES = """Examples:
@@ -19,6 +19,8 @@ EXAMPLES = """Examples:
   s1 tiny models/small --preset small --seed 1
 
   s1 tiny models/wide --hidden-size 256 --layers 4
+
+  s1 tiny models/tiny-llama --arch llama
 """
 
 
@@ -27,6 +29,9 @@ def tiny(
     out_dir: Path = typer.Argument(..., help="Directory to write the model and tokenizer to."),
     preset: str = typer.Option("tiny", "--preset", metavar="[tiny|small]",
                                help=f"Model shape: {', '.join(PRESETS)} (~0.6M or ~20M parameters)."),
+    arch: str = typer.Option("qwen2", "--arch", metavar="[" + "|".join(ARCHS) + "]",
+                             help="Architecture, with that family's special tokens and chat template (Llama 3, "
+                                  "Gemma and Gemma 2 without a system role, Mistral)."),
     seed: int = typer.Option(0, "--seed", help="Seed for the random weights; the same seed gives the same model."),
     vocab_size: int = typer.Option(None, "--vocab-size", help="Tokenizer vocabulary size (default: the preset's)."),
     hidden_size: int = typer.Option(None, "--hidden-size", help="Hidden size (default: the preset's)."),
@@ -37,13 +42,14 @@ def tiny(
     force: bool = typer.Option(False, "--force",
                                help="Replace OUT_DIR even if it holds something other than a tiny model."),
 ) -> None:
-    """Build a tiny Qwen2 causal LM with a locally trained tokenizer, offline, in seconds.
+    """Build a tiny causal LM with a locally trained tokenizer, offline, in seconds.
 
     The model is randomly initialised (seeded) and saved so that transformers'
-    AutoTokenizer / AutoModelForCausalLM, and `--model hf:OUT_DIR`, load it. The tokenizer
-    has Qwen's special tokens and a ChatML chat template that renders thinking traces.
+    AutoTokenizer / AutoModelForCausalLM, and `--model hf:OUT_DIR`, load it. By default it is
+    a Qwen2 whose tokenizer has Qwen's special tokens and a ChatML chat template that renders
+    thinking traces; --arch builds another family with its own tokens and template.
     """
-    spec = spec_for(preset, seed=seed, vocab_size=vocab_size, hidden_size=hidden_size,
+    spec = spec_for(preset, arch=arch, seed=seed, vocab_size=vocab_size, hidden_size=hidden_size,
                     num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=kv_heads,
                     intermediate_size=intermediate_size)
     if out_dir.exists() and not force:
@@ -62,7 +68,7 @@ def tiny(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     record = read_record(out_dir)
-    info(ctx, f"wrote a tiny Qwen2 model to {out_dir}: {record['parameters']:,} parameters, "
+    info(ctx, f"wrote a tiny {record.get('arch', 'qwen2')} model to {out_dir}: {record['parameters']:,} parameters, "
               f"vocab {record['vocab']:,}, {record['num_hidden_layers']} layers, seed {record['seed']}")
 
 

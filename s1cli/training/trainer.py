@@ -118,6 +118,24 @@ def decide_device(precision: str) -> Device:
     return Device(cpu=cpu, precision=precision, attention=attention, bf16_emulated=emulated)
 
 
+def check_architecture(model: str) -> None:
+    """Refuse, in one line, a model whose architecture the packed per-example attention cannot train
+    correctly. transformers refuses SDPA for models that declare no SDPA support (Gemma 2); for Gemma 2
+    the attention would also drop its attention-logit softcapping and sliding window."""
+    import transformers
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+    config = transformers.AutoConfig.from_pretrained(model)
+    name = MODEL_FOR_CAUSAL_LM_MAPPING_NAMES.get(config.model_type)
+    cls = getattr(transformers, name, None) if name else None
+    softcap = getattr(config, "attn_logit_softcapping", None)
+    if (cls is not None and getattr(cls, "_supports_sdpa", True) is False) or softcap:
+        what = f"{name or config.model_type}" + (f" (attention-logit softcapping {softcap:g})" if softcap else "")
+        raise ConfigError(f"--model: s1 sft cannot yet train {what}: its packed per-example attention would "
+                          "compute another model's attention (softcapping and sliding windows are not applied); "
+                          "train this family with another trainer (TRL) for now")
+
+
 def compile_layers(model: Any) -> list[Any]:
     """Regional compilation: ``torch.compile`` each repeated block (the classes transformers lists in
     ``_no_split_modules``, e.g. ``Qwen2DecoderLayer``) rather than the whole model. The blocks share
