@@ -43,8 +43,13 @@ def segment_sdpa(module: Any, query: Any, key: Any, value: Any, attention_mask: 
 
 
 def register() -> str:
-    """Make ``SEGMENT_SDPA`` a valid ``attn_implementation`` (idempotent); returns its name."""
+    """Make ``SEGMENT_SDPA`` a valid ``attn_implementation`` (idempotent); returns its name.
+
+    Registered outside torch.compile: the loop over a row's examples would be traced once per number
+    of examples (a recompile each, up to dynamo's limit of 8, then eager with a warning), so compiled
+    decoder layers (sft's --compile) run it eagerly between their compiled parts."""
+    import torch
     from transformers import AttentionInterface
 
-    AttentionInterface.register(SEGMENT_SDPA, segment_sdpa)
+    AttentionInterface.register(SEGMENT_SDPA, torch.compiler.disable(segment_sdpa))
     return SEGMENT_SDPA
