@@ -359,10 +359,8 @@ class Method:
     @property
     def order(self) -> tuple:
         """Caps first, then Wait at each cap (no cap last), then the baseline, then the other methods."""
-        others = list(OTHER_METHODS)
-        rank = {"cap": 0, "wait": 1, "unforced": 2}.get(self.kind, 3 + (others.index(self.kind) if self.kind in others
-                                                                       else len(others)))
-        return (rank, self.cap is None, self.cap or 0)
+        ranks = {kind: rank for rank, kind in enumerate(("cap", "wait", "unforced", *OTHER_METHODS))}
+        return (ranks.get(self.kind, len(ranks)), self.cap is None, self.cap or 0)
 
     @property
     def budget_forcing(self) -> bool:

@@ -178,8 +178,7 @@ def test_every_method_in_one_run_directory(tmp_path, stopper_model):
 
     # rejection sampling's samples record their draws; a sample none of whose draws fit has no answer
     rejected = [r for r in graded(out) if r["method"] == "rejection-sampling"]
-    assert all(r["accepted"] == (r["thinking_tokens"] <= r["budget"] and r["response"] != "") or not r["accepted"]
-               for r in rejected)
+    assert all(r["thinking_tokens"] <= r["budget"] and r["response"] != "" for r in rejected if r["accepted"])
     assert all(not r["correct"] for r in rejected if not r["accepted"])
 
     report = (out / "report.md").read_text()

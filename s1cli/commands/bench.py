@@ -20,7 +20,7 @@ from ..evalsets import Subset, load_tasks, parse_tasks
 from ..forcing import Budget
 from ..generation import GenerateSpec, Shard
 from ..layouts import column_map
-from ..length_control import BUDGET_FORCING, DEFAULT_MAX_TRIES, DEFAULT_STEP_TOKENS, MAJORITY, parse_methods
+from ..length_control import BUDGET_FORCING, MAJORITY, parse_methods
 from ..plots import parallel_and_sequential, write_scaling_plot
 from ..report import budget_label, markdown, method_note, pct, tokens, write_results, write_summaries
 from ..schema import Renames
@@ -76,11 +76,8 @@ def bench_command(
     votes: int = typer.Option(16, "--votes", min=1,
                               help="majority-vote: unforced samples per question; votes over k = 1, 2, 4, ... of "
                                    "them."),
-    step_tokens: int = typer.Option(DEFAULT_STEP_TOKENS, "--step-tokens", min=1,
-                                    help="step-conditional: the tokens of a step (a budget B asks for B / this "
-                                         "steps)."),
-    max_tries: int = typer.Option(DEFAULT_MAX_TRIES, "--max-tries", min=1,
-                                  help="rejection-sampling: draws per sample before giving up (no answer)."),
+    step_tokens: int = options.STEP_TOKENS,
+    max_tries: int = options.MAX_TRIES,
     n: int = typer.Option(None, "--n", help="Samples per question [default: 1; with --predictions: all present]."),
     limit: int = typer.Option(None, "--limit", help="Keep the first N questions of each task."),
     subset: list[str] = typer.Option(None, "--subset", metavar="[TASK:]KEY=VALUES",

@@ -20,8 +20,6 @@ from ..layouts import column_map
 from ..length_control import (
     BUDGET_FORCING,
     CLASS,
-    DEFAULT_MAX_TRIES,
-    DEFAULT_STEP_TOKENS,
     LENGTH_CLASSES,
     MAJORITY,
     METHODS,
@@ -111,12 +109,8 @@ def generate_command(
              "--length; rejection-sampling draws under the cap until the thinking ends within it (--max-tries)."),
     length: str = typer.Option(None, "--length", metavar="[short|long]",
                                help="--method class-conditional: ask for short or long thinking."),
-    step_tokens: int = typer.Option(DEFAULT_STEP_TOKENS, "--step-tokens", min=1,
-                                    help="--method step-conditional: tokens per step (N tokens ask for N / this "
-                                         "steps)."),
-    max_tries: int = typer.Option(DEFAULT_MAX_TRIES, "--max-tries", min=1,
-                                  help="--method rejection-sampling: draws per sample; none within the cap: no "
-                                       "answer (columns tries, accepted)."),
+    step_tokens: int = options.STEP_TOKENS,
+    max_tries: int = options.MAX_TRIES,
     wait: str = options.WAIT,
     max_answer: int = options.MAX_ANSWER,
     answer_prefix: str = options.ANSWER_PREFIX,

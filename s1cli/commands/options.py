@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from ..layouts import LAYOUTS
+from ..length_control import DEFAULT_MAX_TRIES, DEFAULT_STEP_TOKENS
 
 MAP = typer.Option(
     None, "--map", "-m", metavar="NEW=OLD",
@@ -40,6 +41,12 @@ ANSWER_PREFIX = typer.Option("", "--answer-prefix",
 TEMPERATURE = typer.Option(0.0, "--temperature", help="Sampling temperature; 0 is greedy.")
 TOP_P = typer.Option(1.0, "--top-p", help="Nucleus sampling threshold.")
 SEED = typer.Option(0, "--seed", help="Seed; each (id, sample) draws its own reproducible stream.")
+# The length-control methods' own settings (length_control.py), for bench's --methods and generate's --method.
+STEP_TOKENS = typer.Option(DEFAULT_STEP_TOKENS, "--step-tokens", min=1,
+                           help="step-conditional: tokens per step (a budget of N tokens asks for N / this steps).")
+MAX_TRIES = typer.Option(DEFAULT_MAX_TRIES, "--max-tries", min=1,
+                         help="rejection-sampling: draws per sample; none within the cap: no answer (columns "
+                              "tries, accepted).")
 SYSTEM = typer.Option(None, "--system", help="System message for the chat template.")
 BATCH_SIZE = typer.Option(16, "--batch-size", help="Sequences decoded together.")
 DRIVER = typer.Option("auto", "--driver", metavar="[auto|single|multi]",

@@ -189,10 +189,7 @@ class CompilePlan:
 
     mode: Literal["on", "off", "measure"]
     why: str
-
-    @property
-    def threshold(self) -> float:
-        return float(os.environ.get("S1_AUTO_COMPILE_SECONDS", AUTO_COMPILE_SECONDS))
+    threshold: float = AUTO_COMPILE_SECONDS  # measure: compile when the rest would take this long eagerly
 
     def describe(self) -> str:
         return {"on": "each decoder layer (--compile)", "off": f"no ({self.why})",
@@ -217,7 +214,8 @@ def plan_compile(setting: str, *, cpu: bool, processes: int) -> CompilePlan:
         return CompilePlan("off", "no C++ compiler for torch.compile: set $CXX or install g++ for faster steps")
     threshold = float(os.environ.get("S1_AUTO_COMPILE_SECONDS", AUTO_COMPILE_SECONDS))
     return CompilePlan("measure", f"each decoder layer from step {COMPILE_DECIDED_AFTER + 1} if the remaining "
-                                  f"steps would take {threshold:g} s or more without it ({Path(compiler).name})")
+                                  f"steps would take {threshold:g} s or more without it ({Path(compiler).name})",
+                       threshold)
 
 
 @contextlib.contextmanager
