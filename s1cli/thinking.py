@@ -4,6 +4,7 @@ how a generated text splits into thinking and response.
 - ``s1``: ``<|im_start|>think`` ... ``<|im_start|>answer`` (the s1 models; Qwen ChatML tokens).
 - ``r1`` / ``qwen3``: ``<think>`` ... ``</think>`` (DeepSeek-R1 and its distills, Qwen3).
 - ``custom``: any pair of strings.
+- ``auto``: ``choose_format`` picks one of them for a tokenizer: the pair it holds as single tokens.
 """
 
 from __future__ import annotations
@@ -54,14 +55,18 @@ FORMATS: dict[str, ThinkingFormat] = {
 }
 
 
+AUTO = "auto"
+
+
 def get_format(name: str, *, start: str | None = None, end: str | None = None) -> ThinkingFormat:
-    """A format by name; ``custom`` takes ``start`` and ``end`` (end is also the stop string)."""
+    """A format by name; ``custom`` takes ``start`` and ``end`` (end is also the stop string). ``auto``
+    depends on a tokenizer: see ``choose_format``."""
     if name == "custom":
         if not start or not end:
             raise ConfigError("--format custom needs --think-start and --think-end")
         return ThinkingFormat("custom", start=start, stop=end.strip() or end, end=end)
     if name not in FORMATS:
-        raise ConfigError(f"unknown thinking format {name!r}; choose from {', '.join([*FORMATS, 'custom'])}")
+        raise ConfigError(f"unknown thinking format {name!r}; choose from {', '.join([AUTO, *FORMATS, 'custom'])}")
     if start or end:
         raise ConfigError("--think-start/--think-end apply only to --format custom")
     return FORMATS[name]
@@ -122,3 +127,59 @@ def single_token_id(tokenizer: Any, text: str) -> int | None:
     if text in added:
         return tokenizer.convert_tokens_to_ids(text)
     return None
+
+
+@dataclass(frozen=True)
+class FormatChoice:
+    fmt: ThinkingFormat
+    why: str  # how it was chosen, for the user: "auto: ...", "recorded by s1 sft in ...", "--format"
+
+
+def pieces(tokenizer: Any, text: str) -> int:
+    """How many tokens ``text`` is for this tokenizer."""
+    return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def _generation_prompt(tokenizer: Any) -> str:
+    try:
+        return tokenizer.apply_chat_template([{"role": "user", "content": "Q"}], tokenize=False,
+                                             add_generation_prompt=True)
+    except Exception:  # a template that needs more than a user turn: judge by its tokens alone
+        return ""
+
+
+def choose_format(tokenizer: Any) -> FormatChoice:
+    """The thinking format that fits a tokenizer (``--format auto``), and why.
+
+    A model whose template thinks already keeps its own way (Qwen3's ``enable_thinking``, an R1 distill's
+    generation prompt that opens ``<think>``). Otherwise the delimiters the tokenizer holds as single
+    tokens: Qwen's ``<|im_start|>`` (the s1 models' format), else ``<think>``/``</think>``. Where
+    neither is a token (Llama 3, Gemma, Mistral as released) r1's text delimiters are the clearest
+    plain text, and the choice says what they cost."""
+    template = str(getattr(tokenizer, "chat_template", None) or "")
+    if "enable_thinking" in template:
+        return FormatChoice(FORMATS["qwen3"], "auto: the chat template takes enable_thinking (Qwen3)")
+    if _generation_prompt(tokenizer).rstrip().endswith("<think>"):
+        return FormatChoice(FORMATS["r1"], "auto: the chat template opens thinking with <think> (an R1 distill)")
+    if single_token_id(tokenizer, "<|im_start|>") is not None:
+        return FormatChoice(FORMATS["s1"], "auto: <|im_start|> is one token (Qwen's ChatML), as the s1 models use")
+    if single_token_id(tokenizer, "<think>") is not None and single_token_id(tokenizer, "</think>") is not None:
+        return FormatChoice(FORMATS["r1"], "auto: <think> and </think> are single tokens")
+    return FormatChoice(FORMATS["r1"], f"auto: no thinking delimiter is one token here (<think> is "
+                                       f"{pieces(tokenizer, '<think>')} tokens, <|im_start|>think "
+                                       f"{pieces(tokenizer, '<|im_start|>think')}); r1's plain-text <think> is "
+                                       "the shorter, and vLLM forces it in several rounds")
+
+
+def foreign_delimiter(tokenizer: Any, fmt: ThinkingFormat) -> str | None:
+    """A note when ``fmt`` writes control markers this tokenizer does not have as tokens while another
+    format's are (``--format s1`` on Llama: ``<|im_start|>`` becomes six ordinary pieces), else None."""
+    marker = fmt.stop
+    if not marker.startswith("<") or single_token_id(tokenizer, marker) is not None:
+        return None
+    fitting = choose_format(tokenizer)
+    if fitting.fmt.name == fmt.name:
+        return None
+    return (f"--format {fmt.name}: {marker} is {pieces(tokenizer, marker)} ordinary tokens for this tokenizer, "
+            f"so the model learns another family's marker as text; --format auto would choose {fitting.fmt.name} "
+            f"({fitting.why.removeprefix('auto: ')})")

@@ -78,6 +78,15 @@ def tiny_model(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def family_models(tmp_path_factory) -> dict[str, Path]:
+    """A tiny model of each family `s1 tiny --arch` builds, Qwen2 included (about 4 s each)."""
+    from s1cli.tiny import ARCHS, build_tiny, spec_for
+
+    root = tmp_path_factory.mktemp("families")
+    return {arch: build_tiny(root / arch, spec_for("tiny", arch=arch)) for arch in ARCHS}
+
+
+@pytest.fixture(scope="session")
 def stopper_model(tiny_model, tmp_path_factory) -> Path:
     """The tiny model changed to try to stop often: wherever it would have emitted its most
     frequent greedy token it emits <|im_start|> (the s1 end-of-thinking marker), and for its

@@ -120,12 +120,14 @@ def test_cli_reports_a_refusing_or_failing_server_in_one_line(server, stopper_mo
     dead = f"http://127.0.0.1:{free_port()}/v1"
     result = run_s1("generate", questions, out, "--model", "openai:x", "--base-url", dead, "--tokenizer", stopper_model)
     assert result.exit_code == 2
+    # the format it chose is said before the server is called (the --tokenizer directory decides it)
     assert result.stderr.strip().splitlines() == [
+        "thinking format: s1 (auto: <|im_start|> is one token (Qwen's ChatML), as the s1 models use)",
         f"error: cannot reach {dead}/completions: [Errno 111] Connection refused (model openai:x)"]
     assert not out.exists()
     server.faults = [500] * 10
     result = run_s1("generate", questions, out, "--model", "openai:x", "--base-url", server.base_url,
-                    "--tokenizer", stopper_model)
+                    "--tokenizer", stopper_model, "--format", "s1")
     assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1
     assert "returned HTTP 500" in result.stderr and not out.exists()
 

@@ -388,3 +388,26 @@ def test_a_missing_vllm_model_is_one_line(tmp_path):
     assert lines == [f"error: --model vllm:{tmp_path / 'empty'}: cannot load (Invalid repository ID or local "
                      f"directory specified: '{tmp_path / 'empty'}'.)"]
     assert not (tmp_path / "out.jsonl").exists()
+
+
+@needs_vllm
+def test_vllm_reads_the_format_sft_recorded_and_reproduces_what_it_memorised(tmp_path, monkeypatch, family_models):
+    """A Llama-family model fine-tuned by s1 sft (format auto → r1, whose <think> is a token there), then
+    generated with vLLM without --format: the recorded format is used, single pass, and the memorised
+    rows come back exactly."""
+    from .test_families import ROWS
+
+    train, model = tmp_path / "train.jsonl", tmp_path / "model"
+    write_table(train, ROWS)
+    result = run_s1("sft", train, model, "--model", f"hf:{family_models['llama']}", "--block-size", "256",
+                    "--max-steps", "40", "--batch-size", "2", "--lr", "3e-3")
+    assert result.exit_code == 0, result.stderr
+    monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "1")
+    out = tmp_path / "gens.jsonl"
+    done = s1_process("generate", train, out, "--model", f"vllm:{model}", "--dtype", "float32",
+                      "--max-thinking-tokens", "64", "--max-answer-tokens", "16", "--max-model-len", "256",
+                      "--enforce-eager")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"thinking format: r1 (recorded by s1 sft in {model / 's1_sft.json'})" in done.stderr
+    for row, gen in zip(ROWS, read_rows(out), strict=True):
+        assert (gen["thinking"].strip(), gen["response"], gen["finish"]) == (row["thinking"], row["response"], "stop")

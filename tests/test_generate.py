@@ -156,7 +156,7 @@ def test_a_sampled_run_resumed_after_a_kill_writes_what_an_uninterrupted_run_doe
 @pytest.mark.parametrize(("args", "message"), [
     (["--question-column", "problem"], "questions.jsonl:1: column 'problem' is missing"),
     (["--prompt-column", "problem"], "questions.jsonl:1: column 'problem' is missing"),  # the old name
-    (["--format", "o1"], "unknown thinking format 'o1'; choose from s1, r1, qwen3, custom"),
+    (["--format", "o1"], "unknown thinking format 'o1'; choose from auto, s1, r1, qwen3, custom"),
     (["--max-thinking-tokens", "0"], "--max-thinking-tokens must be at least 1, got 0"),
     (["--n", "0"], "--n must be at least 1, got 0"),
     (["--shard", "3/3"], "--shard '3/3': expected I/N with 0 <= I < N, e.g. --shard 0/4"),

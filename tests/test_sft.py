@@ -364,8 +364,8 @@ def test_preflight_only_reports_and_writes_nothing(tmp_path, rows_file, tiny_mod
 def test_accelerate_cpu_on_a_gpu_host_is_reported_as_it_trains(tmp_path, rows_file, tiny_model, monkeypatch):
     """`accelerate launch --cpu` on a GPU host (one with bf16 and flash-attention, faked) trains in fp32
     with per-example SDPA, and the preflight report describes that run, not the GPU's."""
-    from s1cli.training.attention import SEGMENT_SDPA
-    from s1cli.training.trainer import Device, decide_device
+    from s1cli.training.attention import FLASH, PACKED_SDPA
+    from s1cli.training.trainer import decide_device
 
     def preflight() -> str:
         result = run_s1("sft", rows_file, tmp_path / "out", "--model", f"hf:{tiny_model}", "--preflight-only")
@@ -377,11 +377,13 @@ def test_accelerate_cpu_on_a_gpu_host_is_reported_as_it_trains(tmp_path, rows_fi
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *args, **kwargs: True)
     monkeypatch.setattr("transformers.utils.is_flash_attn_2_available", lambda: True)
-    assert decide_device("auto") == Device(cpu=True, precision="fp32", attention=SEGMENT_SDPA)
+    on = decide_device("auto", "auto", str(tiny_model))
+    assert (on.cpu, on.precision, on.attention.implementation) == (True, "fp32", PACKED_SDPA)
     assert "attention: SDPA per example" in on_cpu and preflight() == on_cpu  # memory too: fp32's
     monkeypatch.delenv("ACCELERATE_USE_CPU")
-    assert decide_device("auto") == Device(cpu=False, precision="bf16", attention="flash_attention_2")
-    assert decide_device("fp32").precision == "fp32"
+    on = decide_device("auto", "auto", str(tiny_model))
+    assert (on.cpu, on.precision, on.attention.implementation) == (False, "bf16", FLASH)
+    assert decide_device("fp32", "auto", str(tiny_model)).precision == "fp32"
 
 
 def one_error_line(result) -> str:

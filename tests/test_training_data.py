@@ -5,12 +5,10 @@ bad setting's error names."""
 from __future__ import annotations
 
 import pytest
-import torch
 from transformers import AutoTokenizer
 
 from s1cli.errors import ConfigError, InputError
 from s1cli.thinking import FORMATS, get_format
-from s1cli.training.attention import segment_sdpa
 from s1cli.training.config import SFTConfig
 from s1cli.training.data import (
     IGNORE,
@@ -215,35 +213,6 @@ def test_collate_lays_examples_back_to_back_with_restarting_positions():
     placeholder = collate([], examples, pad_id=7, loss_average="token")
     assert placeholder.input_ids.tolist() == [[7]] and placeholder.targets.tolist() == [[IGNORE]]
     assert placeholder.tokens == 0
-
-
-def test_segment_sdpa_equals_attention_with_a_block_diagonal_mask():
-    torch.manual_seed(0)
-    lengths = [5, 1, 7, 3]
-    total = sum(lengths)
-    q, k, v = torch.randn(1, 4, total, 8), torch.randn(1, 2, total, 8), torch.randn(1, 2, total, 8)
-    bounds = torch.tensor([0, 5, 6, 13, 16], dtype=torch.int32)
-    out, _ = segment_sdpa(None, q, k, v, None, scaling=8 ** -0.5, cu_seq_lens_q=bounds)
-    segment = torch.repeat_interleave(torch.arange(4), torch.tensor(lengths))
-    allowed = (segment[:, None] == segment[None, :]) & torch.ones(total, total, dtype=torch.bool).tril()
-    expected = torch.nn.functional.scaled_dot_product_attention(
-        q, k.repeat_interleave(2, dim=1), v.repeat_interleave(2, dim=1), attn_mask=allowed)
-    assert out.shape == (1, total, 4, 8)
-    torch.testing.assert_close(out, expected.transpose(1, 2), rtol=0, atol=1e-6)
-    # The gradients too (the backward of the per-example split is the training path).
-    upstream = torch.randn(1, total, 4, 8)
-    leaves = [t.clone().requires_grad_() for t in (q, k, v)]
-    (segment_sdpa(None, *leaves, None, scaling=8 ** -0.5, cu_seq_lens_q=bounds)[0] * upstream).sum().backward()
-    masked = [t.clone().requires_grad_() for t in (q, k, v)]
-    (torch.nn.functional.scaled_dot_product_attention(
-        masked[0], masked[1].repeat_interleave(2, dim=1), masked[2].repeat_interleave(2, dim=1), attn_mask=allowed,
-    ).transpose(1, 2) * upstream).sum().backward()
-    for ours, theirs in zip(leaves, masked, strict=True):
-        torch.testing.assert_close(ours.grad, theirs.grad, rtol=0, atol=1e-5)
-    whole, _ = segment_sdpa(None, q, k, v, None)  # no boundaries: one causal sequence
-    causal = torch.nn.functional.scaled_dot_product_attention(
-        q, k.repeat_interleave(2, dim=1), v.repeat_interleave(2, dim=1), is_causal=True)
-    torch.testing.assert_close(whole, causal.transpose(1, 2), rtol=0, atol=1e-6)
 
 
 def test_a_bad_setting_names_its_option_or_the_field_no_option_sets():

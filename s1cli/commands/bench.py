@@ -21,11 +21,11 @@ from ..forcing import Budget
 from ..generation import GenerateSpec, Shard
 from ..layouts import column_map
 from ..length_control import BUDGET_FORCING, MAJORITY, parse_methods
+from ..model_format import format_for_model, resolve_format
 from ..plots import parallel_and_sequential, write_scaling_plot
 from ..report import budget_label, markdown, method_note, pct, tokens, write_results, write_summaries
 from ..schema import Renames
 from ..table import write_table, write_text_atomic
-from ..thinking import get_format
 from . import options
 from .ui import info, progress, settings
 
@@ -166,7 +166,7 @@ def bench_command(
                       "--shard to grade and report (it generates nothing the shards made)")
             return
     elif predictions:
-        fmt = get_format(format_, start=think_start, end=think_end) if split else None
+        fmt = resolve_format(format_, start=think_start, end=think_end).fmt if split else None
         evalsets = load_tasks(parse_tasks(tasks), subsets=subsets, limit=limit, renames=renames) if tasks else None
         opts = lib.PredictionOptions(response_column=response_column, split=fmt, n=n, label=label, renames=renames)
         own = lib.load_predictions(predictions, opts, evalsets=evalsets, subsets=subsets, limit=limit)
@@ -210,13 +210,14 @@ def _generate(ctx: typer.Context, outdir: Path, *, model: str, tasks: str | None
     settings_ = lib.method_settings(methods, lib.parse_budgets(budgets), lib.parse_waits(num_waits),
                                     step_tokens=step_tokens, max_tries=max_tries)
     samples = {lib.UNFORCED: max(n, votes)} if MAJORITY in methods else {}
-    fmt = get_format(fmt_args[0], start=fmt_args[1], end=fmt_args[2])
-    base = GenerateSpec(model=model, fmt=fmt, budget=budget, sampling=sampling, n=n, system=system,
+    evalsets = load_tasks(parse_tasks(tasks), subsets=subsets, limit=limit, renames=renames)
+    chosen = format_for_model(fmt_args[0], model, start=fmt_args[1], end=fmt_args[2],
+                              tokenizer=engine_options.get("tokenizer"))
+    base = GenerateSpec(model=model, fmt=chosen.fmt, budget=budget, sampling=sampling, n=n, system=system,
                         batch_size=batch_size, driver=driver)
     lib.check_settings(base, settings_)
     run_label = label or lib.short_name(model)
     config = lib.generation_config(base, run_label)
-    evalsets = load_tasks(parse_tasks(tasks), subsets=subsets, limit=limit, renames=renames)
     lib.check_config(outdir, config, overwrite=overwrite)
     if MAJORITY in methods and sampling.greedy:
         raise ConfigError("--methods majority-vote votes over different samples: with --temperature 0 they are "
@@ -239,6 +240,8 @@ def _generate(ctx: typer.Context, outdir: Path, *, model: str, tasks: str | None
         done = sum(held[u.evalset.name] * u.n for u in units) - todo
         info(ctx, f"generating {todo:,} samples" + (f" ({done:,} already done)" if done else ""))
         engine = load_engine(model, **engine_options)
+        if fmt_args[0] is None:
+            info(ctx, f"thinking format: {chosen.fmt.name} ({chosen.why})")
         if line := settings_line(engine):
             info(ctx, line)
         lib.write_config(outdir, config)

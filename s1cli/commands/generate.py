@@ -27,9 +27,9 @@ from ..length_control import (
 )
 from ..llm.prices import PriceTable
 from ..llm.rows import RowJob
+from ..model_format import format_for_model
 from ..refs import ModelRef, parse_model_ref
 from ..table import ResumableWriter, display_name, read_rows, table_format
-from ..thinking import get_format
 from ..tokens import TokenCounter, load_counter
 from . import aliases, options
 from .model_calls import ApiOptions, print_estimates, run_calls
@@ -200,9 +200,10 @@ def generate_command(
         hosted_run = HostedRun(hosted_spec, _counter(tokenizer), api, _checked(api, hosted, dest))
     else:
         _refuse(given, model, HOSTED_ONLY)
+        chosen = format_for_model(format_, model, start=think_start, end=think_end, tokenizer=tokenizer)
         spec = GenerateSpec(
             model=model,
-            fmt=get_format(format_, start=think_start, end=think_end),
+            fmt=chosen.fmt,
             budget=Budget(max_thinking_tokens=max_thinking, min_thinking_tokens=min_thinking, num_waits=num_waits,
                           wait=wait, max_answer_tokens=max_answer, answer_prefix=answer_prefix),
             sampling=Sampling(temperature=temperature, top_p=top_p, seed=seed),
@@ -224,6 +225,8 @@ def generate_command(
         return
     # Loaded before anything is written, so a model that fails to load leaves no output.
     engine = load_engine(model, dtype=dtype, device=device, base_url=base_url, tokenizer=tokenizer, **engine_options)
+    if "format_" not in given:
+        info(ctx, f"thinking format: {spec.fmt.name} ({chosen.why})")
     if line := settings_line(engine):
         info(ctx, line)
     began, produced = time.perf_counter(), 0

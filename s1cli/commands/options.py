@@ -28,8 +28,9 @@ OVERWRITE = typer.Option(
 )
 
 # Generation options shared by `s1 generate` and `s1 bench`.
-FORMAT = typer.Option("s1", "--format", metavar="[s1|r1|qwen3|custom]",
-                      help="Thinking format: s1, r1, qwen3 or custom.")
+FORMAT = typer.Option(None, "--format", metavar="[auto|s1|r1|qwen3|custom]", show_default=False,
+                      help="Thinking format: s1, r1, qwen3, custom or auto (the one the tokenizer holds as single "
+                           "tokens). Default: the format s1 sft recorded with the model, else auto.")
 THINK_START = typer.Option(None, "--think-start", help="With --format custom: the text that opens thinking.")
 THINK_END = typer.Option(None, "--think-end", help="With --format custom: the text that ends thinking.")
 MIN_THINKING = typer.Option(0, "--min-thinking-tokens",

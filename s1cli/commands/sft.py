@@ -12,8 +12,9 @@ from .. import __version__
 from ..engines.base import parse_model_ref
 from ..errors import ConfigError
 from ..layouts import column_map
+from ..model_format import format_record, resolve_format
 from ..table import read_rows
-from ..thinking import get_format
+from ..thinking import foreign_delimiter
 from . import options
 from .ui import info, progress, settings
 
@@ -38,8 +39,10 @@ def sft_command(
     out_dir: Path = typer.Argument(..., metavar="OUTDIR",
                                    help="Where the fine-tuned model, checkpoints and metrics.jsonl go."),
     model: str = typer.Option(..., "--model", help="Base model: hf:PATH_OR_ID (paper: hf:Qwen/Qwen2.5-32B-Instruct)."),
-    format_: str = typer.Option("s1", "--format", metavar="[s1|r1|qwen3|custom]",
-                                help="Thinking format: s1, r1, qwen3 or custom (paper: s1)."),
+    format_: str = typer.Option(
+        "auto", "--format", metavar="[auto|s1|r1|qwen3|custom]",
+        help="Thinking format: s1 (paper), r1, qwen3 or custom. auto: the one whose delimiters the tokenizer holds "
+             "as single tokens (s1 for Qwen2.5, as the paper). Recorded in OUTDIR: generate and bench read it."),
     think_start: str = typer.Option(None, "--think-start", help="With --format custom: the text that opens thinking."),
     think_end: str = typer.Option(None, "--think-end", help="With --format custom: the text that ends thinking."),
     system: str = typer.Option(None, "--system",
@@ -67,6 +70,11 @@ def sft_command(
         help="torch.compile each decoder layer (fuses norms, RoPE and activations): faster steps after seconds "
              "to minutes of compiling. Default: auto, on CPU once two steps show the rest of the run would take "
              "2 minutes or more eagerly (and a C++ compiler is found)."),
+    attention: str = typer.Option(
+        "auto", "--attention", metavar="[auto|flash|sdpa|eager]",
+        help="How packed examples attend, each only to itself: flash (flash-attn varlen, GPU), sdpa (PyTorch SDPA "
+             "per example) or eager (written out per example; models that softcap attention logits, as Gemma 2). "
+             "auto: flash where installed on a GPU, else sdpa where the model allows it, else eager."),
     liger: bool = typer.Option(False, "--liger", help="liger-kernel's fused linear cross-entropy (CUDA; pip install "
                                                       "liger-kernel): logits never materialised."),
     long_rows: str = typer.Option("truncate", "--long-rows", metavar="[truncate|drop]",
@@ -108,10 +116,9 @@ def sft_command(
     """
     from ..training.config import PAPER, SFTConfig
     from ..training.data import build_examples, load_tokenizer
-    from ..training.preflight import ModelShape, build_report, describe_attention
+    from ..training.preflight import ModelShape, build_report
     from ..training.trainer import (
         Reporter,
-        check_architecture,
         check_liger,
         check_out_dir,
         clear_out_dir,
@@ -140,12 +147,11 @@ def sft_command(
         answer_prefix=answer_prefix, epochs=epochs, lr=lr, batch_size=batch_size, micro_batch_size=micro_batch_size,
         block_size=block_size, warmup_ratio=warmup_ratio, weight_decay=weight_decay, max_grad_norm=max_grad_norm,
         packing=packing, gradient_checkpointing=gradient_checkpointing, liger=liger,
-        compile={None: "auto", True: "on", False: "off"}[compile_],
+        compile={None: "auto", True: "on", False: "off"}[compile_], attention=attention,
         long_rows=long_rows,
         loss_average=loss_average, precision=precision, max_steps=max_steps, save_every=save_every,
         adam_betas=_betas(adam_betas),
         keep_checkpoints=keep_checkpoints, seed=seed, shuffle=shuffle)
-    fmt = get_format(format_, start=think_start, end=think_end)
     if resume and overwrite:
         raise ConfigError("--resume and --overwrite contradict each other; pass one")
     plan = "fresh" if preflight_only else check_out_dir(out_dir, overwrite=overwrite)
@@ -158,17 +164,25 @@ def sft_command(
     # Everything that can be wrong with the input is found here, before any weight is loaded.
     rows = read_rows(source, require=["question", "thinking", "response"], renames=column_map(map_, layout))
     tokenizer, eos_ids = load_tokenizer(ref.model)
+    chosen = resolve_format(format_, model_dir=ref.model, start=think_start, end=think_end,
+                            tokenizer=lambda: tokenizer)
+    fmt = chosen.fmt
+    custom = fmt.name == "custom"
+    config = config.model_copy(update={"format": fmt.name, "think_start": fmt.start if custom else None,
+                                       "think_end": fmt.end if custom else None})
     renderer, prepared = build_examples(rows, tokenizer, fmt, block_size=config.block_size,
                                         long_rows=config.long_rows, source=source, system=system,
                                         answer_prefix=answer_prefix, eos_ids=eos_ids)
     processes, main = world()
-    check_architecture(ref.model)
-    device = decide_device(config.precision)
+    device = decide_device(config.precision, config.attention, ref.model)
     report = build_report(prepared, renderer, config, source=source, rows=rows, world_size=processes,
-                          shape=ModelShape.from_pretrained(ref.model), attention=describe_attention(device.attention),
+                          shape=ModelShape.from_pretrained(ref.model), attention=device.attention.describe(),
                           shards=shards_for_states(), bf16=device.precision == "bf16",
                           bf16_emulated=device.bf16_emulated,
-                          compile=plan_compile(config.compile, cpu=device.cpu, processes=processes).describe())
+                          compile=plan_compile(config.compile, cpu=device.cpu, processes=processes).describe(),
+                          thinking_format=f"{fmt.name} ({chosen.why})")
+    if note := foreign_delimiter(tokenizer, fmt):
+        report.warnings.append(note)
     if main:
         show_report(ctx, report)
     if preflight_only:
@@ -196,7 +210,8 @@ def sft_command(
     if main:
         write_run_record(out_dir, {
             "s1cli": __version__, "command": "sft", "source": source, "model": model,
-            "config": config.model_dump(), "processes": processes, "preflight": report.summary(),
+            "config": config.model_dump(), "thinking_format": format_record(fmt), "processes": processes,
+            "preflight": report.summary(),
             "result": {"steps": result.steps, "total_steps": result.total_steps, "first_loss": result.first_loss,
                        "last_loss": result.last_loss, "tokens": result.tokens, "seconds": round(result.seconds, 3),
                        "compiled_from_step": result.compiled_from},
@@ -207,7 +222,8 @@ def sft_command(
         losses = ("" if result.first_loss is None else
                   f", loss {result.first_loss:.4f} → {result.last_loss:.4f}")
         info(ctx, f"trained {result.steps:,} steps{losses}, {rate:,.0f} tok/s; wrote {out_dir} "
-                  f"(use it with: s1 generate IN OUT --model hf:{out_dir} --format {fmt.name})")
+                  f"(use it with: s1 generate IN OUT --model hf:{out_dir}; its {fmt.name} thinking format is "
+                  "recorded there)")
 
 
 def _betas(text: str) -> tuple[float, float]:

@@ -48,6 +48,7 @@ class SFTConfig(BaseModel):
     gradient_checkpointing: bool = False
     liger: bool = False
     compile: Literal["auto", "on", "off"] = "auto"  # auto: see trainer.plan_compile
+    attention: Literal["auto", "flash", "sdpa", "eager"] = "auto"  # see attention.choose
     long_rows: Literal["truncate", "drop"] = "truncate"
     loss_average: Literal["token", "sequence"] = "token"
     precision: Literal["auto", "bf16", "fp32"] = "auto"

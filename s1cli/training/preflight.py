@@ -112,6 +112,7 @@ class Report:
     attention: str
     memory: Memory | None
     compile: str = ""  # what --compile does in this run
+    thinking_format: str = ""  # the format and how it was chosen
     procedure: str = ""  # packing, loss average, optimizer: where a run may differ from the s1 run's
     sample: list[tuple[str, bool]] = field(default_factory=list)  # (text, carries loss) of the first example
     warnings: list[str] = field(default_factory=list)
@@ -123,6 +124,7 @@ class Report:
             "tokens": self.tokens, "trained_tokens": self.trained_tokens, "lengths": self.length_stats,
             "loss_share": self.loss_share, "steps_per_epoch": self.steps_per_epoch, "total_steps": self.total_steps,
             "warmup_steps": self.warmup_steps, "stop_token": self.stop_token, "attention": self.attention,
+            "thinking_format": self.thinking_format,
             "memory_gib": None if self.memory is None else round(self.memory.total / GIB, 3),
             "warnings": self.warnings,
         }
@@ -148,6 +150,8 @@ class Report:
         share = self.loss_share
         out.append(f"  share of tokens with loss per row: min {share['min']:.0%} · median {share['median']:.0%} · "
                    f"max {share['max']:.0%} (thinking, delimiter, answer, end of turn)")
+        if self.thinking_format:
+            out.append(f"  thinking format: {self.thinking_format}")
         stop = "" if self.stop_is_eos else "  ← not an end-of-sequence token of the model!"
         out.append(f"  learns to stop on: {self.stop_token}; generation stops on: "
                    f"{', '.join(self.eos_tokens) or '(none)'}{stop}")
@@ -195,7 +199,8 @@ def _percentile(values: Sequence[int], q: float) -> int:
 
 def build_report(prepared: Prepared, renderer: Renderer, config: SFTConfig, *, source: str, rows: Sequence[dict],
                  world_size: int = 1, shape: ModelShape | None = None, attention: str = "sdpa per example",
-                 shards: int = 1, bf16: bool = False, bf16_emulated: bool = False, compile: str = "") -> Report:
+                 shards: int = 1, bf16: bool = False, bf16_emulated: bool = False, compile: str = "",
+                 thinking_format: str = "") -> Report:
     """Check the examples and describe the run. Raises InputError for rows that would train on nothing
     and for a first example whose trained tokens are not the text the format says they are."""
     examples = prepared.examples
@@ -249,7 +254,7 @@ def build_report(prepared: Prepared, renderer: Renderer, config: SFTConfig, *, s
         stop_token=repr(tok.convert_ids_to_tokens(turn_end.stop_id)), stop_is_eos=turn_end.stop_is_eos,
         eos_tokens=[repr(t) for t in tok.convert_ids_to_tokens(renderer.eos_ids)],
         template_note=_template_note(renderer, rows[first.row - 1], first), attention=attention, memory=memory,
-        procedure=describe_procedure(config), compile=compile,
+        procedure=describe_procedure(config), compile=compile, thinking_format=thinking_format,
         sample=[(tok.decode(first.ids[:first.train_start]), False),
                 (tok.decode(first.ids[first.train_start:first.train_end]), True),
                 (tok.decode(first.ids[first.train_end:]), False)],
@@ -302,7 +307,3 @@ def _template_note(renderer: Renderer, row: dict, example: Example) -> str | Non
 
 def _clip(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
-
-
-def describe_attention(name: str) -> str:
-    return {"flash_attention_2": "flash-attention varlen"}.get(name, "SDPA per example (no cross-example attention)")

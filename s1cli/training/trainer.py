@@ -28,7 +28,8 @@ from typing import Any, Literal
 
 from ..errors import ConfigError
 from ..hardware import native_cpu_bf16
-from .attention import register as register_segment_sdpa
+from ..model_format import RUN_RECORD
+from .attention import Attention, ModelAttention, choose, register
 from .config import SFTConfig
 from .data import IGNORE, Example, Schedule, collate, plan_step, step_normalizer
 from .loss import weighted_cross_entropy
@@ -36,7 +37,6 @@ from .loss import weighted_cross_entropy
 CHECKPOINTS = "checkpoints"
 TRAINER_STATE = "trainer_state.json"
 METRICS = "metrics.jsonl"
-RUN_RECORD = "s1_sft.json"  # written last: its presence means the run finished
 
 
 class Reporter:
@@ -99,41 +99,26 @@ def check_liger() -> None:
 class Device:
     cpu: bool  # CPU processes, else one GPU each
     precision: str  # bf16 (autocast over fp32 master weights) or fp32
-    attention: str  # the model's attn_implementation
+    attention: Attention  # its implementation is the model's attn_implementation
     bf16_emulated: bool = False  # bf16 asked for on a CPU that has no bf16 instructions: ~20x slower
 
 
-def decide_device(precision: str) -> Device:
+def decide_device(precision: str, attention: str, model: str) -> Device:
     """How a run computes, decided here alone so the preflight report describes what ``train`` does:
-    bf16 on GPUs that have it (unless --precision says), flash-attention 2 (varlen) when installed on
-    a GPU, else per-example SDPA (``attention.py``), which runs anywhere."""
+    bf16 on GPUs that have it (unless --precision says), and the attention ``attention.choose`` picks
+    for the model: flash-attention 2 (varlen) when installed on a GPU, else per-example SDPA, else
+    per-example eager attention (models that softcap attention logits)."""
     import torch
     from transformers.utils import is_flash_attn_2_available
 
     cpu = _use_cpu()
     if precision == "auto":
         precision = "bf16" if not cpu and torch.cuda.is_bf16_supported() else "fp32"
-    attention = "flash_attention_2" if not cpu and is_flash_attn_2_available() else register_segment_sdpa()
+    chosen = choose(attention, ModelAttention.of(model), cpu=cpu, flash_installed=is_flash_attn_2_available())
+    if chosen.choice != "flash":
+        register()
     emulated = cpu and precision == "bf16" and not native_cpu_bf16()
-    return Device(cpu=cpu, precision=precision, attention=attention, bf16_emulated=emulated)
-
-
-def check_architecture(model: str) -> None:
-    """Refuse, in one line, a model whose architecture the packed per-example attention cannot train
-    correctly. transformers refuses SDPA for models that declare no SDPA support (Gemma 2); for Gemma 2
-    the attention would also drop its attention-logit softcapping and sliding window."""
-    import transformers
-    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
-
-    config = transformers.AutoConfig.from_pretrained(model)
-    name = MODEL_FOR_CAUSAL_LM_MAPPING_NAMES.get(config.model_type)
-    cls = getattr(transformers, name, None) if name else None
-    softcap = getattr(config, "attn_logit_softcapping", None)
-    if (cls is not None and getattr(cls, "_supports_sdpa", True) is False) or softcap:
-        what = f"{name or config.model_type}" + (f" (attention-logit softcapping {softcap:g})" if softcap else "")
-        raise ConfigError(f"--model: s1 sft cannot yet train {what}: its packed per-example attention would "
-                          "compute another model's attention (softcapping and sliding windows are not applied); "
-                          "train this family with another trainer (TRL) for now")
+    return Device(cpu=cpu, precision=precision, attention=chosen, bf16_emulated=emulated)
 
 
 def compile_layers(model: Any) -> list[Any]:
@@ -258,7 +243,7 @@ def train(config: SFTConfig, examples: Sequence[Example], tokenizer: Any, out_di
     out_dir = Path(out_dir)
 
     # -- 1. processes and precision: bf16 autocast over fp32 master weights on GPUs that have it
-    device = decide_device(config.precision)
+    device = decide_device(config.precision, config.attention, config.model)
     accelerator = Accelerator(cpu=device.cpu, mixed_precision="bf16" if device.precision == "bf16" else "no")
     main = accelerator.is_main_process
     say = reporter.note if main else (lambda message: None)
@@ -267,7 +252,7 @@ def train(config: SFTConfig, examples: Sequence[Example], tokenizer: Any, out_di
     # -- 2. the model: fp32 weights; attention that keeps packed examples apart (see attention.py)
     saved_dtype = getattr(AutoConfig.from_pretrained(config.model), "dtype", None)
     model = AutoModelForCausalLM.from_pretrained(config.model, dtype=torch.float32,
-                                                 attn_implementation=device.attention)
+                                                 attn_implementation=device.attention.implementation)
     model.config.use_cache = False
     if config.gradient_checkpointing:
         kwargs = {"use_reentrant": False}
