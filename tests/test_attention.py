@@ -168,3 +168,35 @@ def test_a_path_that_cannot_run_is_refused_in_one_line(family_models, requested,
     with pytest.raises(ConfigError) as caught:
         choose(requested, ModelAttention.of(str(family_models["gemma2"])), **device)
     assert str(caught.value) == message
+
+
+def test_eager_attention_weights_are_in_the_memory_estimate(tmp_path, family_models):
+    from s1cli.table import write_table
+    from s1cli.training.preflight import GIB, ModelShape, estimate_memory
+
+    from .conftest import run_s1
+
+    shape = ModelShape(parameters=10**9, hidden_size=4096, intermediate_size=14336, layers=32, vocab_size=1000,
+                       max_positions=None, heads=16)
+    common = {"pass_tokens": 8192, "pass_targets": 8000, "bf16": True, "liger": False}
+    flash = estimate_memory(shape, checkpointing=True, **common)
+    eager = estimate_memory(shape, checkpointing=True, eager_squares=8192**2, **common)
+    # one 8,192-token example: 16 heads × 8192² scores × (2 + 2 + 4 bytes), one layer at a time
+    assert eager.attention_weights == 16 * 8192**2 * 8 == 8 * GIB and flash.attention_weights == 0
+    every_layer = estimate_memory(shape, checkpointing=False, eager_squares=8192**2, **common)
+    assert every_layer.attention_weights == 32 * 8 * GIB
+    assert eager.total == flash.total + 8 * GIB
+
+    train = tmp_path / "train.jsonl"
+    write_table(train, [{"question": "What is 2 + 2?", "thinking": "Two and two.", "response": "4"}])
+
+    def memory_line(arch: str, *args: str) -> str:
+        result = run_s1("sft", train, tmp_path / arch, "--model", f"hf:{family_models[arch]}", "--preflight-only",
+                        *args)
+        assert result.exit_code == 0, result.stderr
+        (line,) = [line for line in result.stderr.splitlines() if "memory (rough" in line]
+        return line
+
+    assert "+ attention weights" in memory_line("gemma2")
+    assert "+ attention weights" in memory_line("qwen2", "--attention", "eager")
+    assert "attention weights" not in memory_line("qwen2")

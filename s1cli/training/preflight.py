@@ -32,6 +32,7 @@ class ModelShape:
     layers: int
     vocab_size: int
     max_positions: int | None
+    heads: int = 0  # attention heads (query), for eager attention's weights
 
     @classmethod
     def from_pretrained(cls, path: str) -> ModelShape:
@@ -49,6 +50,7 @@ class ModelShape:
             layers=text.num_hidden_layers,
             vocab_size=text.vocab_size,
             max_positions=getattr(text, "max_position_embeddings", None),
+            heads=getattr(text, "num_attention_heads", 0) or 0,
         )
 
 
@@ -59,21 +61,25 @@ class Memory:
     states: float
     activations: float
     logits: float
+    attention_weights: float = 0.0  # eager attention's per-example L×L weights, kept for backward
 
     @property
     def total(self) -> float:
-        return self.states + self.activations + self.logits
+        return self.states + self.activations + self.logits + self.attention_weights
 
 
 def estimate_memory(shape: ModelShape, *, pass_tokens: int, pass_targets: int, bf16: bool, checkpointing: bool,
-                    liger: bool, shards: int = 1) -> Memory:
+                    liger: bool, shards: int = 1, eager_squares: int = 0) -> Memory:
     """Training state: fp32 weights, gradients and AdamW's two moments (16 bytes a parameter, plus a
     bf16 copy of the weights under autocast), divided over ``shards`` processes with FSDP / ZeRO-3.
     Activations of the largest forward pass, per token and layer about (8h + 3i) elements for a
     SwiGLU decoder (2 bytes each in bf16); with gradient checkpointing only each layer's input (h)
     plus one layer's full set. Logits where a target is: the model's output and the gradient that
     ``loss.py`` computes in the forward pass, both in the compute dtype, plus its fp32 working set of
-    ``CHUNK_ROWS`` rows (none of it with liger's fused cross-entropy)."""
+    ``CHUNK_ROWS`` rows (none of it with liger's fused cross-entropy). Eager attention (``eager_squares``:
+    the sum over the pass's examples of length², else 0) keeps per head and score the softcapped scores
+    and the probabilities in the compute dtype and the softmax's fp32 output, for every layer (one
+    with gradient checkpointing)."""
     element = 2 if bf16 else 4
     states = shape.parameters * (16 + (2 if bf16 else 0)) / max(shards, 1)
     per_layer = (8 * shape.hidden_size + 3 * shape.intermediate_size) * element * pass_tokens
@@ -82,7 +88,8 @@ def estimate_memory(shape: ModelShape, *, pass_tokens: int, pass_targets: int, b
     else:
         activations = shape.layers * per_layer
     logits = 0.0 if liger else (2 * element * pass_targets + 8 * min(pass_targets, CHUNK_ROWS)) * shape.vocab_size
-    return Memory(states=states, activations=activations, logits=logits)
+    weights = shape.heads * eager_squares * (2 * element + 4) * (1 if checkpointing else shape.layers)
+    return Memory(states=states, activations=activations, logits=logits, attention_weights=weights)
 
 
 @dataclass
@@ -164,8 +171,9 @@ class Report:
             out.append(f"  torch.compile: {self.compile}")
         if self.memory is not None:
             m = self.memory
+            weights = f" + attention weights {_size(m.attention_weights)}" if m.attention_weights else ""
             out.append(f"  memory (rough, per process): {_size(m.total)} = weights, grads, AdamW {_size(m.states)} "
-                       f"+ activations {_size(m.activations)} + logits {_size(m.logits)}")
+                       f"+ activations {_size(m.activations)} + logits {_size(m.logits)}{weights}")
         if self.template_note:
             out.append(f"  note: {self.template_note}")
         out += [f"  warning: {w}" for w in self.warnings]
@@ -200,7 +208,7 @@ def _percentile(values: Sequence[int], q: float) -> int:
 def build_report(prepared: Prepared, renderer: Renderer, config: SFTConfig, *, source: str, rows: Sequence[dict],
                  world_size: int = 1, shape: ModelShape | None = None, attention: str = "sdpa per example",
                  shards: int = 1, bf16: bool = False, bf16_emulated: bool = False, compile: str = "",
-                 thinking_format: str = "") -> Report:
+                 thinking_format: str = "", eager_attention: bool = False) -> Report:
     """Check the examples and describe the run. Raises InputError for rows that would train on nothing
     and for a first example whose trained tokens are not the text the format says they are."""
     examples = prepared.examples
@@ -210,7 +218,7 @@ def build_report(prepared: Prepared, renderer: Renderer, config: SFTConfig, *, s
     _check_first(examples[0], renderer, rows[examples[0].row - 1], source)
     tok = renderer.tokenizer
     schedule = Schedule(len(examples), config.batch_size, config.epochs, config.seed, config.max_steps, config.shuffle)
-    pass_tokens, pass_targets, passes = 0, 0, 0
+    pass_tokens, pass_targets, pass_squares, passes = 0, 0, 0, 0
     for step in range(min(schedule.steps_per_epoch, schedule.total_steps)):
         plan = plan_step(examples, schedule.examples_for(step), world_size=world_size,
                          micro_batch_size=config.micro_batch_size, block_size=config.block_size,
@@ -219,10 +227,12 @@ def build_report(prepared: Prepared, renderer: Renderer, config: SFTConfig, *, s
         for micro in (m for share in plan for m in share):
             pass_tokens = max(pass_tokens, sum(len(examples[i]) for i in micro))
             pass_targets = max(pass_targets, sum(examples[i].trained for i in micro))
+            pass_squares = max(pass_squares, sum(len(examples[i]) ** 2 for i in micro))
     memory = None
     if shape is not None:
         memory = estimate_memory(shape, pass_tokens=pass_tokens, pass_targets=pass_targets, bf16=bf16,
-                                 checkpointing=config.gradient_checkpointing, liger=config.liger, shards=shards)
+                                 checkpointing=config.gradient_checkpointing, liger=config.liger, shards=shards,
+                                 eager_squares=pass_squares if eager_attention else 0)
     warnings = []
     turn_end = renderer.turn_end
     if not turn_end.stop_is_eos:
