@@ -200,3 +200,21 @@ def test_eager_attention_weights_are_in_the_memory_estimate(tmp_path, family_mod
     assert "+ attention weights" in memory_line("gemma2")
     assert "+ attention weights" in memory_line("qwen2", "--attention", "eager")
     assert "attention weights" not in memory_line("qwen2")
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--attention", "sdpa"], "error: --attention sdpa: Gemma2ForCausalLM softcaps attention logits (50), which SDPA "
+                              "cannot; use --attention eager (or auto)"),
+    (["--attention", "flash"], "error: --attention flash needs a CUDA GPU; --attention auto picks what runs here"),
+    (["--attention", "fast"], "error: --attention: Input should be 'auto', 'flash', 'sdpa' or 'eager'"),
+])
+def test_sft_refuses_an_attention_that_cannot_run_in_one_line(tmp_path, family_models, args, message):
+    from s1cli.table import write_table
+
+    from .conftest import run_s1
+
+    train = tmp_path / "train.jsonl"
+    write_table(train, [{"id": "a", "question": "Q?", "thinking": "T.", "response": "R"}])
+    result = run_s1("sft", train, tmp_path / "out", "--model", f"hf:{family_models['gemma2']}", *args)
+    assert result.exit_code == 2 and result.stderr.strip().splitlines() == [message]
+    assert not (tmp_path / "out").exists()
