@@ -163,8 +163,9 @@ class ModelAttention:
         config = transformers.AutoConfig.from_pretrained(model)
         name = MODEL_FOR_CAUSAL_LM_MAPPING_NAMES.get(config.model_type) or config.model_type
         model_class = getattr(transformers, name, None)
-        return cls(name=name, softcap=getattr(config, "attn_logit_softcapping", None) or None,
-                   sliding_window=getattr(config, "sliding_window", None) or None,
+        text = config.get_text_config()  # a multimodal config keeps its decoder's settings there
+        return cls(name=name, softcap=getattr(text, "attn_logit_softcapping", None) or None,
+                   sliding_window=getattr(text, "sliding_window", None) or None,
                    supports_sdpa=getattr(model_class, "_supports_sdpa", True) is not False,
                    supports_flash=getattr(model_class, "_supports_flash_attn", True) is not False)
 
