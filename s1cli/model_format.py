@@ -73,19 +73,18 @@ def resolve_format(requested: str | None, *, model_dir: str | Path | None = None
     return choose_format(loaded)
 
 
-def tokenizer_loader(source: str) -> Callable[[], Any]:
-    """Loads the tokenizer at ``source`` (a directory or hub id) for ``resolve_format``; None where it
-    cannot be read here (the engine that loads the model says why, in its own words)."""
+def _read_tokenizer(name: str, model: str) -> Any:
+    """The tokenizer of ``name`` (a directory or hub id), or None where it cannot be read here: a missing
+    directory or an unloadable tokenizer is reported by the engine that loads the model, in its own
+    words, after the options are checked."""
+    from transformers import AutoTokenizer
 
-    def load() -> Any:
-        from transformers import AutoTokenizer
+    from .hub import model_source
 
-        try:
-            return AutoTokenizer.from_pretrained(source)
-        except (OSError, ValueError):
-            return None
-
-    return load
+    try:
+        return AutoTokenizer.from_pretrained(model_source(name, f"--model {model}"))
+    except (ConfigError, OSError, ValueError):
+        return None
 
 
 def format_for_model(requested: str | None, model: str, *, start: str | None = None, end: str | None = None,
@@ -94,18 +93,10 @@ def format_for_model(requested: str | None, model: str, *, start: str | None = N
     ``--tokenizer DIR``): its record and tokenizer are read from ``tokenizer`` where given (a server's
     model is only known here by its tokenizer's directory), else from the model's directory or id."""
     from .engines.base import parse_model_ref
-    from .hub import model_source
 
     ref = parse_model_ref(model)
     name = tokenizer or (ref.model if ref.backend in ("hf", "vllm") else None)
     if name is None:
         return resolve_format(requested, start=start, end=end)
-
-    def load() -> Any:
-        try:
-            source = model_source(name, f"--model {model}")
-        except ConfigError:
-            return None  # no such directory: loading the model says so, after the options are checked
-        return tokenizer_loader(source)()
-
-    return resolve_format(requested, model_dir=name, start=start, end=end, tokenizer=load)
+    return resolve_format(requested, model_dir=name, start=start, end=end,
+                          tokenizer=lambda: _read_tokenizer(name, model))

@@ -134,6 +134,9 @@ class FormatChoice:
     fmt: ThinkingFormat
     why: str  # how it was chosen, for the user: "auto: ...", "recorded by s1 sft in ...", "--format"
 
+    def describe(self) -> str:
+        return f"{self.fmt.name} ({self.why})"
+
 
 def pieces(tokenizer: Any, text: str) -> int:
     """How many tokens ``text`` is for this tokenizer."""

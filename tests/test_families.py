@@ -1,6 +1,6 @@
-"""Chat models other than Qwen2 (issue 19, first part): `s1 tiny --arch` builds Llama 3, Gemma, Gemma 2
-and Mistral models with their families' tokens and templates; sft then generate run on each family
-sft can train (the stop token its template ends a turn with), and Gemma 2 is refused in one line."""
+"""Chat models other than Qwen2 (issue 19): `s1 tiny --arch` builds Llama 3, Gemma, Gemma 2 and Mistral
+models with their families' tokens and templates; on every family sft memorises rows with the stop token
+its template ends a turn with, and generate and bench reproduce them in the format sft recorded."""
 
 from __future__ import annotations
 
@@ -13,8 +13,6 @@ from s1cli.table import read_rows, write_table
 from s1cli.tiny import FAMILIES, read_record
 
 from .conftest import run_s1
-
-STOPS = {"llama": "<|eot_id|>", "gemma": "<end_of_turn>", "mistral": "</s>"}
 
 
 def test_each_family_loads_with_its_own_tokens_and_template(family_models):

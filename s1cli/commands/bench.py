@@ -241,7 +241,7 @@ def _generate(ctx: typer.Context, outdir: Path, *, model: str, tasks: str | None
         info(ctx, f"generating {todo:,} samples" + (f" ({done:,} already done)" if done else ""))
         engine = load_engine(model, **engine_options)
         if fmt_args[0] is None:
-            info(ctx, f"thinking format: {chosen.fmt.name} ({chosen.why})")
+            info(ctx, f"thinking format: {chosen.describe()}")
         if line := settings_line(engine):
             info(ctx, line)
         lib.write_config(outdir, config)

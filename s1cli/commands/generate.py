@@ -226,7 +226,7 @@ def generate_command(
     # Loaded before anything is written, so a model that fails to load leaves no output.
     engine = load_engine(model, dtype=dtype, device=device, base_url=base_url, tokenizer=tokenizer, **engine_options)
     if "format_" not in given:
-        info(ctx, f"thinking format: {spec.fmt.name} ({chosen.why})")
+        info(ctx, f"thinking format: {chosen.describe()}")
     if line := settings_line(engine):
         info(ctx, line)
     began, produced = time.perf_counter(), 0

@@ -180,7 +180,7 @@ def sft_command(
                           shards=shards_for_states(), bf16=device.precision == "bf16",
                           bf16_emulated=device.bf16_emulated,
                           compile=plan_compile(config.compile, cpu=device.cpu, processes=processes).describe(),
-                          thinking_format=f"{fmt.name} ({chosen.why})",
+                          thinking_format=chosen.describe(),
                           eager_attention=device.attention.choice == "eager")
     if note := foreign_delimiter(tokenizer, fmt):
         report.warnings.append(note)
